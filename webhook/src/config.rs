@@ -1,0 +1,265 @@
+//! `landed.yaml`: every field optional, unknown fields refused with their line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::registry::RegistryConfig;
+use crate::resolve::ResolveConfig;
+
+/// The annotation that lets a workload through with a recorded reason.
+pub const BREAKGLASS_ANNOTATION: &str = "landed.dev/breakglass";
+
+/// Namespaces never reviewed unless the config says otherwise.
+pub const DEFAULT_EXCLUDED_NAMESPACES: [&str; 3] =
+    ["kube-system", "kube-public", "kube-node-lease"];
+
+/// What the webhook does with a denial.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// Deny what the policies deny.
+    #[default]
+    Enforce,
+    /// Allow, turning each denial into a warning for the client.
+    Warn,
+    /// Allow silently and never mutate; record what would have been denied.
+    Audit,
+}
+
+impl Mode {
+    /// The spelling used in config, logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enforce => "enforce",
+            Self::Warn => "warn",
+            Self::Audit => "audit",
+        }
+    }
+}
+
+/// What to do with an image whose verdict is undetermined (auth, outage, rate limit).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OnUndetermined {
+    /// Allow with a warning naming the image and the verdict.
+    #[default]
+    Allow,
+    /// Deny as if the image were absent.
+    Deny,
+}
+
+/// Overrides for one namespace (`namespaces.<name>` in landed.yaml).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespaceConfig {
+    /// Mode for this namespace.
+    pub mode: Option<Mode>,
+    /// Undetermined handling for this namespace.
+    pub on_undetermined: Option<OnUndetermined>,
+}
+
+/// The breakglass annotation (`breakglass:`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct BreakglassConfig {
+    /// Whether the annotation is honoured at all.
+    pub enabled: bool,
+    /// The annotation key; its value must be a non-empty reason.
+    pub annotation: String,
+}
+
+impl Default for BreakglassConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            annotation: BREAKGLASS_ANNOTATION.to_owned(),
+        }
+    }
+}
+
+/// HTTPS server settings (`server:`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// PEM certificate chain file.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key file.
+    pub tls_key_file: Option<PathBuf>,
+    /// How often the certificate files are checked for changes.
+    #[serde(with = "humantime_serde")]
+    pub cert_reload_interval: Duration,
+    /// The `timeoutSeconds` of the webhook configuration; every budget stays below it.
+    #[serde(with = "humantime_serde")]
+    pub webhook_timeout: Duration,
+    /// How long in-flight reviews may take to finish after SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            tls_cert_file: None,
+            tls_key_file: None,
+            cert_reload_interval: Duration::from_secs(10),
+            webhook_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The whole of landed.yaml.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Config {
+    /// Mode for every namespace without an override.
+    pub mode: Mode,
+    /// Undetermined handling for every namespace without an override.
+    pub on_undetermined: OnUndetermined,
+    /// Namespaces never reviewed (the webhook's own is added from `POD_NAMESPACE`).
+    pub excluded_namespaces: Vec<String>,
+    /// Per-namespace overrides.
+    pub namespaces: BTreeMap<String, NamespaceConfig>,
+    /// Breakglass annotation handling.
+    pub breakglass: BreakglassConfig,
+    /// On UPDATE, also check images that did not change against the old object.
+    pub check_unchanged_images: bool,
+    /// HTTPS server.
+    pub server: ServerConfig,
+    /// Lookup budgets.
+    pub resolve: ResolveConfig,
+    /// Per-registry overrides.
+    pub registries: Vec<RegistryConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            mode: Mode::default(),
+            on_undetermined: OnUndetermined::default(),
+            excluded_namespaces: DEFAULT_EXCLUDED_NAMESPACES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            namespaces: BTreeMap::new(),
+            breakglass: BreakglassConfig::default(),
+            check_unchanged_images: false,
+            server: ServerConfig::default(),
+            resolve: ResolveConfig::default(),
+            registries: Vec::new(),
+        }
+    }
+}
+
+/// Why a config cannot be used; the server refuses to start with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or has an unknown or mistyped field (the message has the line).
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// Fields parse but contradict each other.
+    #[error("invalid config {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_yaml(&text, path)
+    }
+
+    /// Parses and validates config text; `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        // An empty file (or one with only comments) is the default config.
+        let config: Config = if text.lines().all(|l| {
+            let l = l.trim();
+            l.is_empty() || l.starts_with('#') || l == "---"
+        }) {
+            Config::default()
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+                path: origin.to_owned(),
+                message: e.to_string(),
+            })?
+        };
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: origin.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let timeout = self.server.webhook_timeout;
+        if timeout.is_zero() || timeout > Duration::from_secs(30) {
+            return Err(format!(
+                "server.webhookTimeout must be between 1s and 30s (the API server's limit), got {timeout:?}"
+            ));
+        }
+        if self.resolve.deadline.is_zero() || self.resolve.deadline >= timeout {
+            return Err(format!(
+                "resolve.deadline ({:?}) must be above zero and below server.webhookTimeout ({timeout:?}) so the webhook always answers in time",
+                self.resolve.deadline
+            ));
+        }
+        if self.server.tls_cert_file.is_some() != self.server.tls_key_file.is_some() {
+            return Err("server.tlsCertFile and server.tlsKeyFile must be given together".into());
+        }
+        if self.breakglass.enabled && self.breakglass.annotation.trim().is_empty() {
+            return Err(
+                "breakglass.annotation must not be empty while breakglass is enabled".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Mode and undetermined handling for a namespace (cluster-scoped objects use the globals).
+    pub fn effective(&self, namespace: Option<&str>) -> (Mode, OnUndetermined) {
+        let over = namespace.and_then(|ns| self.namespaces.get(ns));
+        (
+            over.and_then(|o| o.mode).unwrap_or(self.mode),
+            over.and_then(|o| o.on_undetermined)
+                .unwrap_or(self.on_undetermined),
+        )
+    }
+
+    /// Whether reviews in this namespace are skipped without work.
+    pub fn is_excluded(&self, namespace: Option<&str>, own_namespace: Option<&str>) -> bool {
+        match namespace {
+            Some(ns) => {
+                own_namespace == Some(ns) || self.excluded_namespaces.iter().any(|e| e == ns)
+            }
+            None => false,
+        }
+    }
+}

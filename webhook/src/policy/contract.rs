@@ -1,0 +1,128 @@
+//! The JSON a policy receives and returns (documented for authors in policies/README.md).
+
+use k8s_openapi::api::authentication::v1::UserInfo;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Mode, OnUndetermined};
+use crate::verdict::VerdictClass;
+
+/// Everything a policy sees about one review.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyInput {
+    /// The admission request.
+    pub request: RequestInfo,
+    /// Every checked image with its path and verdict.
+    pub images: Vec<ImageInput>,
+    /// This policy's settings from landed.yaml.
+    #[serde(default)]
+    pub settings: serde_json::Value,
+    /// How the answer will be used.
+    pub context: PolicyContext,
+}
+
+/// The parts of the AdmissionRequest a policy may read.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestInfo {
+    /// Request uid.
+    pub uid: String,
+    /// API group of the object ("" for core).
+    pub group: String,
+    /// Kind of the object (Pod, Deployment, …).
+    pub kind: String,
+    /// Subresource, e.g. `ephemeralcontainers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_resource: Option<String>,
+    /// CREATE or UPDATE.
+    pub operation: String,
+    /// Namespace, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Object name (may be empty for generateName).
+    pub name: String,
+    /// The requesting user.
+    pub user_info: UserInfo,
+    /// Whether this is a dry run.
+    pub dry_run: bool,
+    /// The object as sent.
+    pub object: serde_json::Value,
+}
+
+/// Which list of the pod spec a container is in.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub enum ContainerType {
+    /// `containers`.
+    Container,
+    /// `initContainers`.
+    InitContainer,
+    /// `ephemeralContainers`.
+    EphemeralContainer,
+}
+
+/// One image with where it was found and what the registry said.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageInput {
+    /// JSON path of the image field, e.g. `spec.template.spec.initContainers[0].image`.
+    pub path: String,
+    /// Container name.
+    pub container: String,
+    /// Which container list.
+    pub container_type: ContainerType,
+    /// The reference as written in the object.
+    pub reference: String,
+    /// The normalized reference (absent when invalid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<String>,
+    /// The verdict class.
+    pub verdict: VerdictClass,
+    /// The resolved manifest digest, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Evidence for the verdict.
+    pub detail: String,
+    /// Whether the verdict is a stale cached answer.
+    #[serde(default)]
+    pub stale: bool,
+}
+
+/// How the host will use the answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyContext {
+    /// The effective mode for this namespace.
+    pub mode: Mode,
+    /// The effective handling of undetermined verdicts.
+    pub on_undetermined: OnUndetermined,
+    /// True on `/mutate`: patches are applied.
+    pub mutating: bool,
+}
+
+/// A policy's answer.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyOutput {
+    /// Whether the policy allows the object.
+    pub allowed: bool,
+    /// Why it is denied (user-facing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Warnings for the client, allowed or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// RFC 6902 JSON Patch, used on `/mutate` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<json_patch::Patch>,
+}
+
+impl PolicyOutput {
+    /// An allow with no remarks.
+    pub fn allow() -> Self {
+        Self {
+            allowed: true,
+            ..Self::default()
+        }
+    }
+}

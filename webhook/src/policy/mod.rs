@@ -1,0 +1,93 @@
+//! The rules: each policy reads the admission request and the image verdicts and answers
+//! allow, deny, warn or patch.
+
+mod contract;
+mod native;
+
+use futures::future::BoxFuture;
+
+pub use contract::{
+    ContainerType, ImageInput, PolicyContext, PolicyInput, PolicyOutput, RequestInfo,
+};
+pub use native::RequireLanded;
+
+/// Why a policy gave no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The policy ran past its deadline.
+    #[error("policy {policy} timed out")]
+    Timeout {
+        /// The policy's name.
+        policy: String,
+    },
+    /// The policy trapped or failed while running.
+    #[error("policy {policy} failed: {reason}")]
+    Failed {
+        /// The policy's name.
+        policy: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The policy's answer did not follow the contract.
+    #[error("policy {policy} returned an invalid answer: {reason}")]
+    InvalidOutput {
+        /// The policy's name.
+        policy: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// What happens to a review when a policy gives no usable answer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum FailurePolicy {
+    /// Deny the review (fail closed).
+    #[default]
+    Fail,
+    /// Allow the review with a warning (fail open).
+    Ignore,
+}
+
+/// One rule.
+pub trait Policy: Send + Sync {
+    /// The policy's name, as in config and messages.
+    fn name(&self) -> &str;
+    /// Evaluates one review.
+    fn evaluate<'a>(
+        &'a self,
+        input: &'a PolicyInput,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>>;
+}
+
+/// A policy with the settings that govern how its answer is used.
+pub struct Loaded {
+    /// The policy.
+    pub policy: Box<dyn Policy>,
+    /// Settings handed to the policy in its input.
+    pub settings: serde_json::Value,
+    /// Fail closed or open when it errs.
+    pub failure_policy: FailurePolicy,
+    /// Overrides the namespace's mode for this policy's denials.
+    pub mode: Option<crate::config::Mode>,
+}
+
+/// The policies that run on every review, in order.
+#[derive(Default)]
+pub struct PolicySet {
+    /// The loaded policies.
+    pub policies: Vec<Loaded>,
+}
+
+impl PolicySet {
+    /// The built-in rules with default settings.
+    pub fn builtins() -> Self {
+        Self {
+            policies: vec![Loaded {
+                policy: Box::new(RequireLanded),
+                settings: serde_json::Value::Null,
+                failure_policy: FailurePolicy::Fail,
+                mode: None,
+            }],
+        }
+    }
+}
