@@ -3,6 +3,7 @@
 
 mod contract;
 mod native;
+mod store;
 
 use futures::future::BoxFuture;
 
@@ -10,6 +11,7 @@ pub use contract::{
     ContainerType, ImageInput, PolicyContext, PolicyInput, PolicyOutput, RequestInfo,
 };
 pub use native::RequireLanded;
+pub use store::{PolicyStatus, PolicyStore};
 
 /// Why a policy gave no usable answer.
 #[derive(Debug, thiserror::Error)]

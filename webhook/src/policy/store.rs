@@ -1,0 +1,60 @@
+//! The policies currently serving, swappable as a whole when one reloads.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+
+use super::PolicySet;
+
+/// Load state of one configured policy, shown on `/readyz`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PolicyStatus {
+    /// Policy name.
+    pub name: String,
+    /// Whether a working version is serving.
+    pub loaded: bool,
+    /// The last load error, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The serving policy set plus the load status of each policy.
+pub struct PolicyStore {
+    current: ArcSwap<PolicySet>,
+    status: ArcSwap<Vec<PolicyStatus>>,
+}
+
+impl PolicyStore {
+    /// A store serving `set`.
+    pub fn new(set: PolicySet) -> Self {
+        let status = set
+            .policies
+            .iter()
+            .map(|p| PolicyStatus {
+                name: p.policy.name().to_owned(),
+                loaded: true,
+                error: None,
+            })
+            .collect();
+        Self {
+            current: ArcSwap::from_pointee(set),
+            status: ArcSwap::from_pointee(status),
+        }
+    }
+
+    /// The policies to run for one review (a consistent snapshot).
+    pub fn current(&self) -> Arc<PolicySet> {
+        self.current.load_full()
+    }
+
+    /// Load status of every configured policy.
+    pub fn status(&self) -> Arc<Vec<PolicyStatus>> {
+        self.status.load_full()
+    }
+
+    /// True when every configured policy has a working version serving.
+    pub fn all_loaded(&self) -> bool {
+        self.status.load().iter().all(|s| s.loaded)
+    }
+}
