@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::RegistryConfig;
-use crate::resolve::ResolveConfig;
+use crate::resolve::{CacheConfig, ResolveConfig};
 
 /// The annotation that lets a workload through with a recorded reason.
 pub const BREAKGLASS_ANNOTATION: &str = "landed.dev/breakglass";
@@ -137,6 +137,11 @@ pub struct Config {
     pub resolve: ResolveConfig,
     /// Per-registry overrides.
     pub registries: Vec<RegistryConfig>,
+    /// Answer cache lifetimes.
+    pub cache: CacheConfig,
+    /// The server's docker config.json (default `$DOCKER_CONFIG/config.json`, then
+    /// `$HOME/.docker/config.json`).
+    pub docker_config: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -154,6 +159,8 @@ impl Default for Config {
             server: ServerConfig::default(),
             resolve: ResolveConfig::default(),
             registries: Vec::new(),
+            cache: CacheConfig::default(),
+            docker_config: None,
         }
     }
 }

@@ -1,12 +1,20 @@
 //! Distribution (OCI distribution-spec) client on reqwest, with its auth.
-//! (placeholder: being written)
+//!
+//! [`client::RegistryClient`] asks for manifests; [`challenge`] and [`token`] do the token
+//! dance; [`auth`] finds credentials; [`errors`] turns answers into verdict classes.
 
-use serde::Deserialize;
+pub mod auth;
+pub mod challenge;
+pub mod client;
+pub mod config;
+pub mod errors;
+pub mod index;
+pub mod secret;
+pub mod tls;
+pub mod token;
 
-/// One `registries:` entry of landed.yaml.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RegistryConfig {
-    /// Host name as written in image references (e.g. `us-docker.pkg.dev`).
-    pub host: String,
-}
+pub use client::{Manifest, RegistryClient};
+pub use config::{AuthMode, RegistryConfig};
+pub use errors::RegistryError;
+pub use secret::Secret;
+pub use tls::{SetupError, Timeouts};

@@ -1,6 +1,9 @@
 //! From an image reference to a [`Verdict`]: caches, singleflight, budgets and concurrency
 //! limits in front of the registry client.
 
+mod cache;
+mod limits;
+mod resolver;
 mod table;
 
 use std::time::Duration;
@@ -11,7 +14,21 @@ use serde::Deserialize;
 use crate::image::Reference;
 use crate::verdict::Verdict;
 
+pub use cache::CacheConfig;
+pub use limits::Aimd;
+pub use resolver::Resolver;
 pub use table::TableResolver;
+
+/// Why a [`Resolver`] cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// `resolve:` budgets contradict each other.
+    #[error("invalid resolve config: {0}")]
+    Invalid(String),
+    /// A `registries:` entry cannot be turned into a client.
+    #[error("invalid registries config: {0}")]
+    Registry(#[from] crate::registry::SetupError),
+}
 
 /// Who is asking: the workload's namespace and the pull secrets it can use.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -44,12 +61,62 @@ pub struct ResolveConfig {
     /// Deadline for resolving all images of one review; must stay below the webhook timeout.
     #[serde(with = "humantime_serde")]
     pub deadline: Duration,
+    /// TCP + TLS connect timeout for one registry connection (default 1s).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Timeout of one whole registry request (default 2s); below the deadline.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// For an index or manifest list, check that every child manifest exists too.
+    pub deep_check: bool,
+    /// Most concurrent requests to one registry (default 32).
+    pub max_concurrent_per_registry: usize,
+    /// Largest (and starting) AIMD window per GAR project (default 16).
+    pub gar_project_concurrency: usize,
+    /// Back-off after a 429 without Retry-After (default 1s).
+    #[serde(with = "humantime_serde")]
+    pub default_retry_after: Duration,
+    /// Longest back-off, whatever Retry-After says (default 60s).
+    #[serde(with = "humantime_serde")]
+    pub max_retry_after: Duration,
 }
 
 impl Default for ResolveConfig {
     fn default() -> Self {
         Self {
             deadline: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            deep_check: false,
+            max_concurrent_per_registry: 32,
+            gar_project_concurrency: 16,
+            default_retry_after: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(60),
         }
+    }
+}
+
+impl ResolveConfig {
+    /// Checks that the budgets fit inside each other.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.deadline.is_zero() {
+            return Err("resolve.deadline must be above zero".into());
+        }
+        if self.request_timeout.is_zero() || self.request_timeout > self.deadline {
+            return Err(format!(
+                "resolve.requestTimeout ({:?}) must be above zero and at most resolve.deadline ({:?})",
+                self.request_timeout, self.deadline
+            ));
+        }
+        if self.connect_timeout.is_zero() || self.connect_timeout > self.request_timeout {
+            return Err(format!(
+                "resolve.connectTimeout ({:?}) must be above zero and at most resolve.requestTimeout ({:?})",
+                self.connect_timeout, self.request_timeout
+            ));
+        }
+        if self.max_concurrent_per_registry == 0 || self.gar_project_concurrency == 0 {
+            return Err("resolve.maxConcurrentPerRegistry and resolve.garProjectConcurrency must be at least 1".into());
+        }
+        Ok(())
     }
 }

@@ -1,0 +1,309 @@
+//! The production resolver: caches, singleflight, pacing and a deadline in front of the
+//! registry client.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::{BoxFuture, FutureExt, Shared};
+use tokio::time::Instant;
+
+use super::cache::{Caches, LookupKey, Target};
+use super::limits::Limits;
+use super::{LookupContext, Resolve, ResolveConfig, ResolveError};
+use crate::config::Config;
+use crate::image::Reference;
+use crate::registry::auth::Authenticator;
+use crate::registry::config::canonical_host;
+use crate::registry::{index, Manifest, RegistryClient, RegistryError, Timeouts};
+use crate::verdict::{Verdict, VerdictClass};
+
+type Answer = Result<Manifest, RegistryError>;
+type Flight = Shared<BoxFuture<'static, Answer>>;
+
+/// Resolves references against their registries; cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: RegistryClient,
+    caches: Caches,
+    limits: Limits,
+    config: ResolveConfig,
+    // tokio's Mutex: the cache is re-checked while it is held, so a lookup finishing between
+    // the first check and joining cannot cause a second request.
+    flights: tokio::sync::Mutex<HashMap<(LookupKey, LookupContext), Flight>>,
+}
+
+impl Resolver {
+    /// A resolver for `config`'s registries, budgets and caches.
+    pub fn new(config: &Config) -> Result<Self, ResolveError> {
+        let rc = &config.resolve;
+        rc.validate().map_err(ResolveError::Invalid)?;
+        let timeouts = Timeouts {
+            connect: rc.connect_timeout,
+            request: rc.request_timeout,
+        };
+        let auth = Authenticator::new(config.docker_config.clone());
+        let client = RegistryClient::new(&config.registries, timeouts, auth)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                client,
+                caches: Caches::new(&config.cache),
+                limits: Limits::new(
+                    rc.max_concurrent_per_registry,
+                    rc.gar_project_concurrency,
+                    rc.default_retry_after,
+                    rc.max_retry_after,
+                ),
+                config: rc.clone(),
+                flights: tokio::sync::Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The per-call deadline used through [`Resolve`].
+    pub fn deadline(&self) -> Duration {
+        self.inner.config.deadline
+    }
+
+    /// The verdict for `reference`, answered by `deadline` at the latest: whatever is not
+    /// known by then is `unavailable` (or a recent `landed`, flagged stale).
+    pub async fn resolve_until(
+        &self,
+        reference: &Reference,
+        ctx: &LookupContext,
+        deadline: Instant,
+    ) -> Verdict {
+        let started = Instant::now();
+        let budget = deadline.saturating_duration_since(started);
+        let verdict = match tokio::time::timeout_at(deadline, self.verdict(reference, ctx)).await {
+            Ok(v) => v,
+            Err(_) => Verdict::new(
+                VerdictClass::Unavailable,
+                format!("no answer within {budget:?}"),
+            ),
+        };
+        let normalized = reference.to_string();
+        let verdict = match verdict.class {
+            VerdictClass::Landed => {
+                self.inner
+                    .caches
+                    .remember_landed(normalized, &verdict)
+                    .await;
+                verdict
+            }
+            VerdictClass::Unavailable | VerdictClass::RateLimited => {
+                match self.inner.caches.last_landed(&normalized).await {
+                    Some(mut good) => {
+                        good.stale = true;
+                        good.detail = format!(
+                            "{}; registry failing now ({}: {}), served from cache",
+                            good.detail, verdict.class, verdict.detail
+                        );
+                        good
+                    }
+                    None => verdict,
+                }
+            }
+            _ => verdict,
+        };
+        tracing::debug!(
+            registry = %reference.registry(),
+            repository = %reference.repository(),
+            verdict = %verdict.class,
+            stale = verdict.stale,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "resolved"
+        );
+        verdict
+    }
+
+    /// The verdict without the deadline.
+    async fn verdict(&self, reference: &Reference, ctx: &LookupContext) -> Verdict {
+        let registry = canonical_host(reference.registry());
+        let key = |target| LookupKey {
+            registry: registry.clone(),
+            repository: reference.repository().to_owned(),
+            target,
+        };
+        let pinned = reference.digest().map(|d| d.to_string());
+        let tag = reference.tag().map(str::to_owned);
+        match (tag, pinned) {
+            (Some(tag), Some(pinned)) => {
+                let (by_digest, by_tag) = futures::join!(
+                    self.lookup(key(Target::Digest(pinned.clone())), ctx.clone()),
+                    self.lookup(key(Target::Tag(tag.clone())), ctx.clone()),
+                );
+                match (by_digest, by_tag) {
+                    (Err(e), _) => from_error(&e),
+                    (Ok(m), Ok(t)) if t.digest == m.digest => Verdict::landed(m.digest),
+                    (Ok(m), Ok(t)) => Verdict {
+                        class: VerdictClass::DigestMismatch,
+                        digest: Some(t.digest.clone()),
+                        detail: format!(
+                            "tag {tag} now points at {}, not at the pinned {}",
+                            t.digest, m.digest
+                        ),
+                        stale: false,
+                    },
+                    (Ok(m), Err(e)) if e.class() == VerdictClass::Absent => Verdict {
+                        detail: format!(
+                            "manifest {} exists; tag {tag} no longer does ({e})",
+                            m.digest
+                        ),
+                        ..Verdict::landed(m.digest)
+                    },
+                    (Ok(_), Err(e)) => from_error(&e),
+                }
+            }
+            (None, Some(pinned)) => {
+                answer_to_verdict(self.lookup(key(Target::Digest(pinned)), ctx.clone()).await)
+            }
+            (tag, None) => {
+                let tag = tag.unwrap_or_else(|| "latest".to_owned());
+                answer_to_verdict(self.lookup(key(Target::Tag(tag)), ctx.clone()).await)
+            }
+        }
+    }
+
+    /// One manifest lookup through cache and singleflight.
+    fn lookup(&self, key: LookupKey, ctx: LookupContext) -> BoxFuture<'static, Answer> {
+        let this = self.clone();
+        async move {
+            if let Some(hit) = this.inner.caches.get(&key, &ctx).await {
+                return hit;
+            }
+            let flight = {
+                let mut flights = this.inner.flights.lock().await;
+                if let Some(hit) = this.inner.caches.get(&key, &ctx).await {
+                    return hit;
+                }
+                let fkey = (key.clone(), ctx.clone());
+                match flights.get(&fkey) {
+                    Some(f) => f.clone(),
+                    None => {
+                        let f = this.start(key, ctx);
+                        flights.insert(fkey, f.clone());
+                        f
+                    }
+                }
+            };
+            flight.await
+        }
+        .boxed()
+    }
+
+    /// Starts a registry lookup in its own task, so it finishes (and fills the cache) even
+    /// when the caller's deadline passes first.
+    fn start(&self, key: LookupKey, ctx: LookupContext) -> Flight {
+        let this = self.clone();
+        let task = tokio::spawn(async move {
+            let answer = this.fetch(&key, &ctx).await;
+            this.inner.caches.put(&key, &ctx, &answer).await;
+            this.inner.flights.lock().await.remove(&(key, ctx));
+            answer
+        });
+        async move {
+            task.await.unwrap_or_else(|e| {
+                Err(RegistryError::InvalidResponse(format!(
+                    "lookup task failed: {e}"
+                )))
+            })
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// Asks the registry (paced), then deep-checks an index when configured.
+    async fn fetch(&self, key: &LookupKey, ctx: &LookupContext) -> Answer {
+        let inner = &self.inner;
+        let (host, repo) = (&key.registry, &key.repository);
+        inner.limits.check_backoff(host, repo)?;
+        let answer = {
+            let _permits = inner.limits.acquire(host, repo).await;
+            // Another lookup may have hit a 429 while we waited for a slot.
+            inner.limits.check_backoff(host, repo)?;
+            inner
+                .client
+                .manifest(host, repo, key.target.as_str(), ctx)
+                .await
+        };
+        inner.limits.record(host, repo, &answer);
+        let manifest = answer?;
+        if inner.config.deep_check && manifest.is_index() {
+            self.deep_check(key, &manifest, ctx).await?;
+        }
+        Ok(manifest)
+    }
+
+    /// Every child of an index must exist; the first missing one makes the index absent.
+    async fn deep_check(
+        &self,
+        key: &LookupKey,
+        index: &Manifest,
+        ctx: &LookupContext,
+    ) -> Result<(), RegistryError> {
+        let inner = &self.inner;
+        let (host, repo) = (&key.registry, &key.repository);
+        inner.limits.check_backoff(host, repo)?;
+        let got = {
+            let _permits = inner.limits.acquire(host, repo).await;
+            inner.client.get(host, repo, &index.digest, ctx).await
+        };
+        inner.limits.record(host, repo, &got);
+        let (_, body) = got?;
+        let children = index::children(&body).map_err(|e| {
+            RegistryError::InvalidResponse(format!("index {} is not valid JSON: {e}", index.digest))
+        })?;
+        let lookups = children.iter().map(|child| {
+            self.lookup(
+                LookupKey {
+                    target: Target::Digest(child.digest.clone()),
+                    ..key.clone()
+                },
+                ctx.clone(),
+            )
+        });
+        let answers = futures::future::join_all(lookups).await;
+        let mut undetermined = None;
+        for (child, answer) in children.into_iter().zip(answers) {
+            match answer {
+                Ok(_) => {}
+                Err(e) if e.class() == VerdictClass::Absent => {
+                    return Err(RegistryError::ChildMissing {
+                        index: index.digest.clone(),
+                        child: child.digest,
+                        platform: child.platform,
+                    })
+                }
+                Err(e) => undetermined = undetermined.or(Some(e)),
+            }
+        }
+        undetermined.map_or(Ok(()), Err)
+    }
+}
+
+fn from_error(e: &RegistryError) -> Verdict {
+    Verdict::new(e.class(), e.to_string())
+}
+
+fn answer_to_verdict(answer: Answer) -> Verdict {
+    match answer {
+        Ok(m) => Verdict::landed(m.digest),
+        Err(e) => from_error(&e),
+    }
+}
+
+impl Resolve for Resolver {
+    fn resolve<'a>(
+        &'a self,
+        reference: &'a Reference,
+        ctx: &'a LookupContext,
+    ) -> BoxFuture<'a, Verdict> {
+        let deadline = Instant::now() + self.inner.config.deadline;
+        Box::pin(self.resolve_until(reference, ctx, deadline))
+    }
+}
