@@ -1,1 +1,13 @@
-//! AdmissionReview in and out. (being written)
+//! AdmissionReview in and out: decoding, the kinds that carry pod specs, image extraction,
+//! the pipeline steps and the response.
+
+mod decision;
+pub mod extract;
+pub mod kinds;
+mod pipeline;
+pub mod review;
+
+pub use decision::{Denial, Evaluation, Outcome, WOULD_DENY_ANNOTATION};
+pub use kinds::WorkloadKind;
+pub use pipeline::{Endpoint, Pipeline};
+pub use review::{decode, ReviewError};

@@ -1,5 +1,6 @@
 //! The `landed` command line: one module per subcommand.
 
+mod certs;
 mod check;
 mod policy;
 mod review;
@@ -7,10 +8,14 @@ mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::admission::Pipeline;
 use crate::config::Config;
+use crate::policy::{PolicySet, PolicyStore};
+use crate::resolve::Resolver;
 
 /// Kubernetes admission webhook that refuses images that never landed in their registry.
 #[derive(Debug, Parser)]
@@ -19,6 +24,18 @@ pub struct Cli {
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
+    /// Log format: json (default when stderr is not a terminal) or text.
+    #[arg(long, global = true, env = "LANDED_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
 }
 
 /// Subcommands.
@@ -33,6 +50,8 @@ pub enum Command {
     /// Policy author kit: new, run, test, bench, inspect.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Generate a CA and a serving certificate.
+    Certs(certs::CertsArgs),
 }
 
 /// `--config FILE`, shared by subcommands.
@@ -56,11 +75,13 @@ impl ConfigArg {
 /// Parses the command line and runs the subcommand.
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Review(args) => review::run(args).await,
         Command::Check(args) => check::run(args).await,
         Command::Policy(cmd) => policy::run(cmd).await,
+        Command::Certs(args) => certs::run(args).await,
     };
     match result {
         Ok(code) => code,
@@ -69,4 +90,41 @@ pub async fn run() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The composition root: config → resolver, policies → pipeline.
+pub fn pipeline(config: Arc<Config>) -> anyhow::Result<Pipeline> {
+    let resolver = Arc::new(Resolver::new(&config)?);
+    // Replaced by the WASM policy host once it lands (issue 5).
+    let policies = Arc::new(PolicyStore::new(PolicySet::default()));
+    Ok(Pipeline::new(config, resolver, policies)
+        .with_own_namespace(std::env::var("POD_NAMESPACE").ok()))
+}
+
+/// Logs go to standard error, never standard output (which carries command results).
+fn init_tracing(format: Option<LogFormat>) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LANDED_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("info,hyper=warn,h2=warn,rustls=warn,wasmtime=warn,cranelift=warn,kube=warn")
+    });
+    let format = format.unwrap_or(if std::io::stderr().is_terminal() {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests calling run twice) is harmless, so its error is ignored.
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }

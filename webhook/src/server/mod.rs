@@ -1,1 +1,104 @@
-//! (being written)
+//! The HTTPS server: axum on rustls, certificate reload, health endpoints, graceful shutdown.
+
+pub mod certs;
+mod routes;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::admission::Pipeline;
+pub use routes::{router, AppState, Readiness, MAX_BODY_BYTES};
+pub use tls::{TlsError, TlsFiles};
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The certificate or key is unusable at start.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Binding or serving failed.
+    #[error("cannot serve on {addr}: {source}")]
+    Io {
+        /// The listen address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How to serve.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Listen address (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Certificate and key files.
+    pub tls: TlsFiles,
+    /// How often the files are checked for rotation.
+    pub reload_interval: Duration,
+    /// How long in-flight reviews may run after shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+/// Serves until `shutdown` is cancelled, then stops accepting and drains in-flight reviews.
+///
+/// `on_listening` receives the bound address once the socket is up.
+pub async fn serve(
+    pipeline: Arc<Pipeline>,
+    options: ServeOptions,
+    shutdown: CancellationToken,
+    on_listening: impl FnOnce(SocketAddr) + Send + 'static,
+) -> Result<(), ServerError> {
+    let rustls = RustlsConfig::from_config(options.tls.load()?);
+    let readiness = Arc::new(Readiness::default());
+    let handle: Handle<SocketAddr> = Handle::new();
+
+    tokio::spawn(tls::watch(
+        options.tls.clone(),
+        rustls.clone(),
+        options.reload_interval,
+        shutdown.clone(),
+    ));
+    {
+        let (handle, readiness, shutdown) = (handle.clone(), readiness.clone(), shutdown.clone());
+        let grace = options.shutdown_grace;
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            info!(
+                grace_s = grace.as_secs_f64(),
+                "shutting down: draining in-flight reviews"
+            );
+            readiness.set_draining();
+            handle.graceful_shutdown(Some(grace));
+        });
+    }
+    {
+        let (handle, readiness) = (handle.clone(), readiness.clone());
+        tokio::spawn(async move {
+            if let Some(addr) = handle.listening().await {
+                readiness.set_tls_up();
+                info!(%addr, "serving HTTPS");
+                on_listening(addr);
+            }
+        });
+    }
+    let app = router(AppState {
+        pipeline,
+        readiness,
+    });
+    axum_server::bind_rustls(options.listen, rustls)
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+        .map_err(|source| ServerError::Io {
+            addr: options.listen,
+            source,
+        })
+}

@@ -1,0 +1,172 @@
+//! Turning what the steps found into the AdmissionResponse, mode by mode.
+
+use json_patch::{Patch, PatchOperation};
+use kube::core::admission::{AdmissionRequest, AdmissionResponse};
+use kube::core::DynamicObject;
+use tracing::{info, warn, Span};
+
+use super::pipeline::Endpoint;
+use crate::config::Mode;
+use crate::policy::ImageInput;
+
+/// The audit annotation recording what enforce mode would have denied.
+pub const WOULD_DENY_ANNOTATION: &str = "would-deny";
+
+/// One policy's "no", with the mode that governs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Denial {
+    /// The policy that denied (or `landed` for the pipeline itself).
+    pub policy: String,
+    /// User-facing reason.
+    pub message: String,
+    /// Enforce denies, warn warns, audit records.
+    pub mode: Mode,
+}
+
+/// What the policies said about a reviewed object.
+#[derive(Clone, Debug, Default)]
+pub struct Evaluation {
+    /// Denials in policy order.
+    pub denials: Vec<Denial>,
+    /// Warnings from the policies.
+    pub warnings: Vec<String>,
+    /// Patch operations from mutating policies, in policy order.
+    pub patch: Vec<PatchOperation>,
+    /// The images with their verdicts.
+    pub images: Vec<ImageInput>,
+}
+
+/// How a review ended before it became a response.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Nothing to check (operation, kind, namespace, no images).
+    Skipped(&'static str),
+    /// Let through by the breakglass annotation, with its reason.
+    Breakglass(String),
+    /// Checked and judged by the policies.
+    Evaluated(Evaluation),
+}
+
+impl Outcome {
+    /// An object of a handled kind that does not decode: denied like any policy denial.
+    pub fn decode_failure(mode: Mode, message: String) -> Self {
+        Self::Evaluated(Evaluation {
+            denials: vec![Denial {
+                policy: "landed".to_owned(),
+                message,
+                mode,
+            }],
+            ..Evaluation::default()
+        })
+    }
+
+    /// The response for `req` on `endpoint`.
+    pub fn respond(
+        &self,
+        req: &AdmissionRequest<DynamicObject>,
+        endpoint: Endpoint,
+    ) -> AdmissionResponse {
+        let mut response = AdmissionResponse::from(req);
+        let evaluation = match self {
+            Self::Skipped(_) => return response,
+            Self::Breakglass(reason) => {
+                if endpoint == Endpoint::Validate {
+                    response.warnings = Some(vec![format!(
+                        "landed: image checks bypassed by breakglass annotation: {reason}"
+                    )]);
+                    response
+                        .audit_annotations
+                        .insert("breakglass".to_owned(), reason.clone());
+                }
+                return response;
+            }
+            Self::Evaluated(evaluation) => evaluation,
+        };
+        match endpoint {
+            Endpoint::Mutate => mutate_response(response, evaluation),
+            Endpoint::Validate => {
+                let mut warnings = Vec::new();
+                let mut enforced = Vec::new();
+                let mut audited = Vec::new();
+                for denial in &evaluation.denials {
+                    match denial.mode {
+                        Mode::Enforce => enforced.push(denial.message.as_str()),
+                        Mode::Warn => warnings
+                            .push(format!("landed (warn mode) would deny: {}", denial.message)),
+                        Mode::Audit => audited.push(denial.message.as_str()),
+                    }
+                }
+                let quiet = evaluation.denials.iter().all(|d| d.mode == Mode::Audit)
+                    && !evaluation.denials.is_empty();
+                if !quiet {
+                    warnings.extend(evaluation.warnings.iter().map(|w| format!("landed: {w}")));
+                }
+                if !audited.is_empty() {
+                    response
+                        .audit_annotations
+                        .insert(WOULD_DENY_ANNOTATION.to_owned(), audited.join("; "));
+                }
+                if !warnings.is_empty() {
+                    response.warnings = Some(warnings);
+                }
+                if enforced.is_empty() {
+                    response
+                } else {
+                    response.deny(format!("landed: {}", enforced.join("; ")))
+                }
+            }
+        }
+    }
+
+    /// One log line per decision, with the images and their verdicts.
+    pub fn log(&self, span: &Span, response: &AdmissionResponse) {
+        let decision = match (self, response.allowed) {
+            (Self::Skipped(_), _) => "skip",
+            (Self::Breakglass(_), _) => "breakglass",
+            (_, false) => "deny",
+            (Self::Evaluated(e), true) if e.denials.iter().any(|d| d.mode == Mode::Audit) => {
+                "audit-deny"
+            }
+            (Self::Evaluated(e), true) if e.denials.iter().any(|d| d.mode == Mode::Warn) => "warn",
+            (_, true) => "allow",
+        };
+        span.record("decision", decision);
+        match self {
+            Self::Skipped(reason) => tracing::debug!(reason, "review skipped"),
+            Self::Breakglass(reason) => {
+                warn!(reason = %reason, "breakglass annotation let the workload through")
+            }
+            Self::Evaluated(evaluation) => {
+                let images = evaluation
+                    .images
+                    .iter()
+                    .map(|i| format!("{}={}", i.reference, i.verdict))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let denials = evaluation
+                    .denials
+                    .iter()
+                    .map(|d| format!("[{}] {}", d.policy, d.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                info!(decision, images = %images, denials = %denials, "review decided");
+            }
+        }
+    }
+}
+
+fn mutate_response(response: AdmissionResponse, evaluation: &Evaluation) -> AdmissionResponse {
+    // Audit never mutates; a patch is applied only where every denial is non-audit.
+    let audit = evaluation.denials.iter().any(|d| d.mode == Mode::Audit);
+    if evaluation.patch.is_empty() || audit {
+        return response;
+    }
+    let patch = Patch(evaluation.patch.clone());
+    match response.clone().with_patch(patch) {
+        Ok(patched) => patched,
+        Err(err) => {
+            warn!(error = %err, "cannot serialize patch; answering without it");
+            response
+        }
+    }
+}

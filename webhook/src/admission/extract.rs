@@ -1,0 +1,126 @@
+//! Every image of a pod spec, with the JSON path that points at it.
+
+use k8s_openapi::api::core::v1::PodSpec;
+
+use crate::policy::ContainerType;
+
+/// One image field found in an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundImage {
+    /// Dotted JSON path, e.g. `spec.template.spec.initContainers[0].image`.
+    pub path: String,
+    /// Container name.
+    pub container: String,
+    /// Which container list it is in.
+    pub container_type: ContainerType,
+    /// The image reference as written (empty when the field is missing).
+    pub image: String,
+}
+
+impl ContainerType {
+    /// The pod spec field holding this list.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Container => "containers",
+            Self::InitContainer => "initContainers",
+            Self::EphemeralContainer => "ephemeralContainers",
+        }
+    }
+}
+
+/// All images of `spec` in order: init containers, containers, ephemeral containers.
+pub fn images(prefix: &str, spec: &PodSpec) -> Vec<FoundImage> {
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| (&c.name, &c.image));
+    let regular = spec.containers.iter().map(|c| (&c.name, &c.image));
+    let ephemeral = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|c| (&c.name, &c.image));
+    let mut found = Vec::new();
+    let lists: [(ContainerType, Box<dyn Iterator<Item = _>>); 3] = [
+        (ContainerType::InitContainer, Box::new(init)),
+        (ContainerType::Container, Box::new(regular)),
+        (ContainerType::EphemeralContainer, Box::new(ephemeral)),
+    ];
+    for (container_type, list) in lists {
+        for (index, (name, image)) in list.enumerate() {
+            found.push(FoundImage {
+                path: format!("{prefix}.{}[{index}].image", container_type.field()),
+                container: name.clone(),
+                container_type,
+                image: image.clone().unwrap_or_default(),
+            });
+        }
+    }
+    found
+}
+
+/// Keeps the images that are new or changed against `old` (same container list and name).
+pub fn changed(new: Vec<FoundImage>, old: &[FoundImage]) -> Vec<FoundImage> {
+    new.into_iter()
+        .filter(|n| {
+            !old.iter().any(|o| {
+                o.container_type == n.container_type
+                    && o.container == n.container
+                    && o.image == n.image
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> PodSpec {
+        serde_json::from_value(json).expect("valid pod spec")
+    }
+
+    #[test]
+    fn paths_point_at_each_list_and_index() {
+        let spec = spec(serde_json::json!({
+            "initContainers": [{"name": "init", "image": "busybox:1"}],
+            "containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "redis"}],
+            "ephemeralContainers": [{"name": "debug", "image": "alpine"}]
+        }));
+        let found = images("spec.template.spec", &spec);
+        let paths: Vec<_> = found.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.template.spec.initContainers[0].image",
+                "spec.template.spec.containers[0].image",
+                "spec.template.spec.containers[1].image",
+                "spec.template.spec.ephemeralContainers[0].image",
+            ]
+        );
+        assert_eq!(found[2].container, "b");
+        assert_eq!(found[2].image, "redis");
+        assert_eq!(found[3].container_type, ContainerType::EphemeralContainer);
+    }
+
+    #[test]
+    fn update_keeps_only_new_or_changed_images() {
+        let old = images(
+            "spec",
+            &spec(serde_json::json!({"containers": [
+                {"name": "a", "image": "nginx:1"}, {"name": "b", "image": "redis:7"}]})),
+        );
+        let new = images(
+            "spec",
+            &spec(serde_json::json!({"containers": [
+                {"name": "a", "image": "nginx:2"}, {"name": "b", "image": "redis:7"},
+                {"name": "c", "image": "redis:7"}]})),
+        );
+        let kept: Vec<_> = changed(new, &old)
+            .into_iter()
+            .map(|f| f.container)
+            .collect();
+        assert_eq!(kept, ["a", "c"]);
+    }
+}

@@ -1,0 +1,232 @@
+//! Which kinds carry a pod spec, and where: one arm per kind, dispatched on group and kind.
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Pod, PodSpec, ReplicationController};
+use kube::core::GroupVersionKind;
+use serde::de::DeserializeOwned;
+
+/// The kinds whose pod templates landed reviews.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WorkloadKind {
+    /// core/v1 Pod (also the `pods/ephemeralcontainers` subresource).
+    Pod,
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+    /// apps/v1 ReplicaSet.
+    ReplicaSet,
+    /// core/v1 ReplicationController.
+    ReplicationController,
+    /// batch/v1 Job.
+    Job,
+    /// batch/v1 CronJob.
+    CronJob,
+}
+
+/// The object is of a handled kind but is not a valid one.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot decode {kind}: {source}")]
+pub struct DecodeError {
+    /// The kind that was expected.
+    pub kind: &'static str,
+    /// The decoder's error.
+    #[source]
+    pub source: serde_json::Error,
+}
+
+/// A pod spec found in an object, with the JSON path prefix that leads to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundSpec {
+    /// Path of the pod spec, e.g. `spec.template.spec`.
+    pub prefix: &'static str,
+    /// The spec (None when the object has no template, e.g. an RC without one).
+    pub spec: Option<PodSpec>,
+}
+
+impl WorkloadKind {
+    /// Every handled kind (the chart's webhook rules are checked against this list).
+    pub const ALL: [WorkloadKind; 8] = [
+        Self::Pod,
+        Self::Deployment,
+        Self::StatefulSet,
+        Self::DaemonSet,
+        Self::ReplicaSet,
+        Self::ReplicationController,
+        Self::Job,
+        Self::CronJob,
+    ];
+
+    /// The kind for a request's group/kind, or None when landed does not handle it.
+    pub fn from_gvk(gvk: &GroupVersionKind) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.group() == gvk.group && k.kind() == gvk.kind)
+    }
+
+    /// API group ("" for core).
+    pub fn group(self) -> &'static str {
+        match self {
+            Self::Pod | Self::ReplicationController => "",
+            Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => "apps",
+            Self::Job | Self::CronJob => "batch",
+        }
+    }
+
+    /// Kind name.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Pod => "Pod",
+            Self::Deployment => "Deployment",
+            Self::StatefulSet => "StatefulSet",
+            Self::DaemonSet => "DaemonSet",
+            Self::ReplicaSet => "ReplicaSet",
+            Self::ReplicationController => "ReplicationController",
+            Self::Job => "Job",
+            Self::CronJob => "CronJob",
+        }
+    }
+
+    /// Plural resource name, as in webhook rules.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Self::Pod => "pods",
+            Self::Deployment => "deployments",
+            Self::StatefulSet => "statefulsets",
+            Self::DaemonSet => "daemonsets",
+            Self::ReplicaSet => "replicasets",
+            Self::ReplicationController => "replicationcontrollers",
+            Self::Job => "jobs",
+            Self::CronJob => "cronjobs",
+        }
+    }
+
+    /// Subresources reviewed besides the main resource.
+    pub fn subresources(self) -> &'static [&'static str] {
+        match self {
+            Self::Pod => &["ephemeralcontainers"],
+            _ => &[],
+        }
+    }
+
+    /// Decodes `object` as this kind and returns its pod spec with the path leading to it.
+    pub fn pod_spec(self, object: serde_json::Value) -> Result<FoundSpec, DecodeError> {
+        const TEMPLATE: &str = "spec.template.spec";
+        let (prefix, spec) = match self {
+            Self::Pod => ("spec", decode::<Pod>(self, object)?.spec),
+            Self::Deployment => (
+                TEMPLATE,
+                decode::<Deployment>(self, object)?
+                    .spec
+                    .and_then(|s| s.template.spec),
+            ),
+            Self::StatefulSet => (
+                TEMPLATE,
+                decode::<StatefulSet>(self, object)?
+                    .spec
+                    .and_then(|s| s.template.spec),
+            ),
+            Self::DaemonSet => (
+                TEMPLATE,
+                decode::<DaemonSet>(self, object)?
+                    .spec
+                    .and_then(|s| s.template.spec),
+            ),
+            Self::ReplicaSet => (
+                TEMPLATE,
+                decode::<ReplicaSet>(self, object)?
+                    .spec
+                    .and_then(|s| s.template)
+                    .and_then(|t| t.spec),
+            ),
+            Self::ReplicationController => (
+                TEMPLATE,
+                decode::<ReplicationController>(self, object)?
+                    .spec
+                    .and_then(|s| s.template)
+                    .and_then(|t| t.spec),
+            ),
+            Self::Job => (
+                TEMPLATE,
+                decode::<Job>(self, object)?
+                    .spec
+                    .and_then(|s| s.template.spec),
+            ),
+            Self::CronJob => (
+                "spec.jobTemplate.spec.template.spec",
+                decode::<CronJob>(self, object)?
+                    .spec
+                    .and_then(|s| s.job_template.spec)
+                    .and_then(|s| s.template.spec),
+            ),
+        };
+        Ok(FoundSpec { prefix, spec })
+    }
+}
+
+fn decode<T: DeserializeOwned>(
+    kind: WorkloadKind,
+    object: serde_json::Value,
+) -> Result<T, DecodeError> {
+    serde_json::from_value(object).map_err(|source| DecodeError {
+        kind: kind.kind(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gvk(group: &str, version: &str, kind: &str) -> GroupVersionKind {
+        GroupVersionKind::gvk(group, version, kind)
+    }
+
+    #[test]
+    fn dispatches_on_group_and_kind() {
+        assert_eq!(
+            WorkloadKind::from_gvk(&gvk("apps", "v1", "Deployment")),
+            Some(WorkloadKind::Deployment)
+        );
+        assert_eq!(
+            WorkloadKind::from_gvk(&gvk("", "v1", "Pod")),
+            Some(WorkloadKind::Pod)
+        );
+        // Same kind name in another group is not ours.
+        assert_eq!(
+            WorkloadKind::from_gvk(&gvk("example.com", "v1", "Deployment")),
+            None
+        );
+        assert_eq!(WorkloadKind::from_gvk(&gvk("", "v1", "ConfigMap")), None);
+    }
+
+    #[test]
+    fn cronjob_spec_is_under_job_template() {
+        let object = serde_json::json!({
+            "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                "containers": [{"name": "a", "image": "busybox"}]}}}}}
+        });
+        let found = WorkloadKind::CronJob.pod_spec(object).expect("decodes");
+        assert_eq!(found.prefix, "spec.jobTemplate.spec.template.spec");
+        assert_eq!(
+            found.spec.expect("spec").containers[0].image.as_deref(),
+            Some("busybox")
+        );
+    }
+
+    #[test]
+    fn a_mistyped_object_is_a_decode_error_naming_the_kind() {
+        let object = serde_json::json!({"spec": {"template": {"spec": {"containers": "nope"}}}});
+        let err = WorkloadKind::Deployment
+            .pod_spec(object)
+            .expect_err("must fail");
+        assert!(
+            err.to_string().starts_with("cannot decode Deployment:"),
+            "{err}"
+        );
+    }
+}

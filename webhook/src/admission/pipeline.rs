@@ -1,0 +1,314 @@
+//! The request path: skip → extract → resolve → policies → decision.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
+use kube::core::DynamicObject;
+use tracing::{field, info_span, Instrument};
+
+use super::decision::{Denial, Evaluation, Outcome};
+use super::extract::{self, FoundImage};
+use super::kinds::WorkloadKind;
+use crate::config::{Config, Mode, OnUndetermined};
+use crate::image::Reference;
+use crate::policy::{
+    FailurePolicy, ImageInput, PolicyContext, PolicyInput, PolicyStore, RequestInfo,
+};
+use crate::resolve::{LookupContext, Resolve};
+use crate::verdict::{Verdict, VerdictClass};
+
+/// Which webhook path a review came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/validate`: allow or deny, with warnings.
+    Validate,
+    /// `/mutate`: patches only (digest pinning); never denies.
+    Mutate,
+}
+
+/// Everything a review needs, shared by the server and `landed review`.
+pub struct Pipeline {
+    config: Arc<Config>,
+    resolver: Arc<dyn Resolve>,
+    policies: Arc<PolicyStore>,
+    own_namespace: Option<String>,
+}
+
+impl Pipeline {
+    /// A pipeline over a config, a resolver and the serving policies.
+    pub fn new(
+        config: Arc<Config>,
+        resolver: Arc<dyn Resolve>,
+        policies: Arc<PolicyStore>,
+    ) -> Self {
+        Self {
+            config,
+            resolver,
+            policies,
+            own_namespace: None,
+        }
+    }
+
+    /// Excludes the webhook's own namespace (from `POD_NAMESPACE` in the chart).
+    pub fn with_own_namespace(mut self, namespace: Option<String>) -> Self {
+        self.own_namespace = namespace.filter(|ns| !ns.is_empty());
+        self
+    }
+
+    /// The policies this pipeline runs.
+    pub fn policies(&self) -> &Arc<PolicyStore> {
+        &self.policies
+    }
+
+    /// Reviews one request; the response's uid is always the request's.
+    pub async fn review(
+        &self,
+        req: &AdmissionRequest<DynamicObject>,
+        endpoint: Endpoint,
+    ) -> AdmissionResponse {
+        let started = Instant::now();
+        let span = info_span!(
+            "review",
+            uid = %req.uid,
+            kind = %req.kind.kind,
+            namespace = req.namespace.as_deref().unwrap_or(""),
+            name = %req.name,
+            operation = ?req.operation,
+            endpoint = ?endpoint,
+            decision = field::Empty,
+            latency_ms = field::Empty,
+        );
+        let outcome = self.evaluate(req, endpoint).instrument(span.clone()).await;
+        let response = outcome.respond(req, endpoint);
+        let _enter = span.enter();
+        span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
+        outcome.log(&span, &response);
+        response
+    }
+
+    async fn evaluate(&self, req: &AdmissionRequest<DynamicObject>, endpoint: Endpoint) -> Outcome {
+        if !matches!(req.operation, Operation::Create | Operation::Update) {
+            return Outcome::Skipped("operation not reviewed");
+        }
+        let Some(kind) = WorkloadKind::from_gvk(&req.kind) else {
+            return Outcome::Skipped("kind not handled");
+        };
+        let namespace = req.namespace.as_deref();
+        if self
+            .config
+            .is_excluded(namespace, self.own_namespace.as_deref())
+        {
+            return Outcome::Skipped("namespace excluded");
+        }
+        let (mode, on_undetermined) = self.config.effective(namespace);
+        let Some(object) = &req.object else {
+            return Outcome::Skipped("request has no object");
+        };
+        if let Some(reason) = self.breakglass(object) {
+            return Outcome::Breakglass(reason);
+        }
+        let object = match serde_json::to_value(object) {
+            Ok(value) => value,
+            Err(err) => return Outcome::decode_failure(mode, err.to_string()),
+        };
+        let found = match kind.pod_spec(object.clone()) {
+            Ok(found) => found,
+            Err(err) => return Outcome::decode_failure(mode, err.to_string()),
+        };
+        let Some(spec) = found.spec else {
+            return Outcome::Skipped("object has no pod spec");
+        };
+        let mut images = extract::images(found.prefix, &spec);
+        if req.operation == Operation::Update && !self.config.check_unchanged_images {
+            images = extract::changed(images, &self.old_images(kind, req));
+        }
+        if images.is_empty() {
+            return Outcome::Skipped("no new or changed images");
+        }
+        let ctx = LookupContext {
+            namespace: req.namespace.clone(),
+            pull_secrets: spec
+                .image_pull_secrets
+                .iter()
+                .flatten()
+                .map(|s| s.name.clone())
+                .collect(),
+            service_account: Some(
+                spec.service_account_name
+                    .clone()
+                    .unwrap_or_else(|| "default".to_owned()),
+            ),
+        };
+        let images = self.resolve_all(images, &ctx).await;
+        let input = PolicyInput {
+            request: request_info(req, kind, object),
+            images,
+            settings: serde_json::Value::Null,
+            context: PolicyContext {
+                mode,
+                on_undetermined,
+                mutating: endpoint == Endpoint::Mutate,
+            },
+        };
+        Outcome::Evaluated(self.run_policies(input, mode, on_undetermined).await)
+    }
+
+    fn breakglass(&self, object: &DynamicObject) -> Option<String> {
+        if !self.config.breakglass.enabled {
+            return None;
+        }
+        let reason = object
+            .metadata
+            .annotations
+            .as_ref()?
+            .get(&self.config.breakglass.annotation)?
+            .trim();
+        (!reason.is_empty()).then(|| reason.to_owned())
+    }
+
+    fn old_images(
+        &self,
+        kind: WorkloadKind,
+        req: &AdmissionRequest<DynamicObject>,
+    ) -> Vec<FoundImage> {
+        // An old object that does not decode hides nothing: every image is checked then.
+        req.old_object
+            .as_ref()
+            .and_then(|old| serde_json::to_value(old).ok())
+            .and_then(|old| kind.pod_spec(old).ok())
+            .and_then(|found| Some(extract::images(found.prefix, found.spec.as_ref()?)))
+            .unwrap_or_default()
+    }
+
+    /// Resolves every distinct reference once, all concurrently, under one deadline.
+    async fn resolve_all(&self, images: Vec<FoundImage>, ctx: &LookupContext) -> Vec<ImageInput> {
+        let budget = self.config.resolve.deadline;
+        let deadline = tokio::time::Instant::now() + budget;
+        let parsed: Vec<_> = images.iter().map(|i| Reference::parse(&i.image)).collect();
+        let mut unique: HashMap<String, &Reference> = HashMap::new();
+        for reference in parsed.iter().flatten() {
+            unique.entry(reference.to_string()).or_insert(reference);
+        }
+        let lookups = unique.into_iter().map(|(key, reference)| async move {
+            let verdict = tokio::time::timeout_at(deadline, self.resolver.resolve(reference, ctx))
+                .await
+                .unwrap_or_else(|_| no_answer(budget));
+            (key, verdict)
+        });
+        let verdicts: HashMap<String, Verdict> = join_all(lookups).await.into_iter().collect();
+        images
+            .into_iter()
+            .zip(parsed)
+            .map(|(image, parsed)| {
+                let (normalized, verdict) = match parsed {
+                    Ok(reference) => {
+                        let key = reference.to_string();
+                        let verdict = verdicts
+                            .get(&key)
+                            .cloned()
+                            .unwrap_or_else(|| no_answer(budget));
+                        (Some(key), verdict)
+                    }
+                    Err(err) => (
+                        None,
+                        Verdict::new(VerdictClass::InvalidReference, err.to_string()),
+                    ),
+                };
+                ImageInput {
+                    path: image.path,
+                    container: image.container,
+                    container_type: image.container_type,
+                    reference: image.image,
+                    normalized,
+                    verdict: verdict.class,
+                    digest: verdict.digest,
+                    detail: verdict.detail,
+                    stale: verdict.stale,
+                }
+            })
+            .collect()
+    }
+
+    async fn run_policies(
+        &self,
+        mut input: PolicyInput,
+        mode: Mode,
+        _: OnUndetermined,
+    ) -> Evaluation {
+        let set = self.policies.current();
+        let mut evaluation = Evaluation::default();
+        for loaded in &set.policies {
+            let name = loaded.policy.name();
+            let mode = loaded.mode.unwrap_or(mode);
+            input.settings = loaded.settings.clone();
+            match loaded.policy.evaluate(&input).await {
+                Ok(output) => {
+                    evaluation.warnings.extend(output.warnings);
+                    if !output.allowed {
+                        let message = output
+                            .message
+                            .unwrap_or_else(|| format!("denied by policy {name}"));
+                        evaluation.denials.push(Denial {
+                            policy: name.to_owned(),
+                            message,
+                            mode,
+                        });
+                    }
+                    if let Some(patch) = output.patch {
+                        evaluation.patch.extend(patch.0);
+                    }
+                }
+                Err(err) => match loaded.failure_policy {
+                    FailurePolicy::Fail => evaluation.denials.push(Denial {
+                        policy: name.to_owned(),
+                        message: format!("{err} (failurePolicy: Fail)"),
+                        mode,
+                    }),
+                    FailurePolicy::Ignore => evaluation
+                        .warnings
+                        .push(format!("{err}; ignored (failurePolicy: Ignore)")),
+                },
+            }
+        }
+        evaluation.images = input.images;
+        evaluation
+    }
+}
+
+fn no_answer(budget: Duration) -> Verdict {
+    Verdict::new(
+        VerdictClass::Unavailable,
+        format!(
+            "no answer from the registry within {}s",
+            budget.as_secs_f64()
+        ),
+    )
+}
+
+fn request_info(
+    req: &AdmissionRequest<DynamicObject>,
+    kind: WorkloadKind,
+    object: serde_json::Value,
+) -> RequestInfo {
+    RequestInfo {
+        uid: req.uid.clone(),
+        group: kind.group().to_owned(),
+        kind: kind.kind().to_owned(),
+        sub_resource: req.sub_resource.clone(),
+        operation: match req.operation {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        }
+        .to_owned(),
+        namespace: req.namespace.clone(),
+        name: req.name.clone(),
+        user_info: req.user_info.clone(),
+        dry_run: req.dry_run,
+        object,
+    }
+}

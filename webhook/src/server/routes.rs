@@ -1,0 +1,102 @@
+//! HTTP routes: thin handlers that decode, call the pipeline and encode.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tracing::warn;
+
+use crate::admission::{self, Endpoint, Pipeline};
+
+/// The API server never sends more than 3 MiB; anything larger is refused with 413.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// Whether the server should receive traffic, beyond the policies' own state.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    tls_up: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl Readiness {
+    /// Marks TLS as serving.
+    pub fn set_tls_up(&self) {
+        self.tls_up.store(true, Ordering::SeqCst);
+    }
+
+    /// Marks the server as draining (after SIGTERM): not ready any more.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The review pipeline.
+    pub pipeline: Arc<Pipeline>,
+    /// Server readiness flags.
+    pub readiness: Arc<Readiness>,
+}
+
+/// The webhook's router: `/validate`, `/mutate`, `/healthz`, `/readyz`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
+    review(&state, &body, Endpoint::Validate).await
+}
+
+async fn mutate(State(state): State<AppState>, body: Bytes) -> Response {
+    review(&state, &body, Endpoint::Mutate).await
+}
+
+async fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
+    match admission::decode(body) {
+        Ok(request) => {
+            let response = state.pipeline.review(&request, endpoint).await;
+            Json(response.into_review()).into_response()
+        }
+        Err(err) => {
+            warn!(error = %err, "bad AdmissionReview");
+            (StatusCode::BAD_REQUEST, err.to_string()).into_response()
+        }
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store = state.pipeline.policies();
+    let tls = state.readiness.tls_up.load(Ordering::SeqCst);
+    let draining = state.readiness.draining.load(Ordering::SeqCst);
+    let policies_loaded = store.all_loaded();
+    let ready = tls && !draining && policies_loaded;
+    let body = json!({
+        "ready": ready,
+        "tls": tls,
+        "draining": draining,
+        "policies": *store.status(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
