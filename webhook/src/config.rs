@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::{PolicyConfig, PolicyLimits};
 use crate::registry::RegistryConfig;
 use crate::resolve::{CacheConfig, ResolveConfig};
 
@@ -137,6 +138,13 @@ pub struct Config {
     pub resolve: ResolveConfig,
     /// Per-registry overrides.
     pub registries: Vec<RegistryConfig>,
+    /// Policies to run, in order; absent = the default built-ins (see `policy::default_entries`).
+    pub policies: Option<Vec<PolicyConfig>>,
+    /// Directory of the built-in policy components (else `$LANDED_POLICY_DIR`, the system
+    /// directory, or a dev checkout's build output).
+    pub policy_dir: Option<PathBuf>,
+    /// Per-call limits of every policy (deadline, memory, fuel, output size).
+    pub policy_limits: PolicyLimits,
     /// Answer cache lifetimes.
     pub cache: CacheConfig,
     /// The server's docker config.json (default `$DOCKER_CONFIG/config.json`, then
@@ -159,6 +167,9 @@ impl Default for Config {
             server: ServerConfig::default(),
             resolve: ResolveConfig::default(),
             registries: Vec::new(),
+            policies: None,
+            policy_dir: None,
+            policy_limits: PolicyLimits::default(),
             cache: CacheConfig::default(),
             docker_config: None,
         }

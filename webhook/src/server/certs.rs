@@ -47,18 +47,34 @@ pub struct CertPaths {
     pub key: PathBuf,
 }
 
-impl CertBundle {
-    /// A fresh CA and a certificate for `names` (DNS names or IP addresses), valid for `days`.
-    pub fn generate(names: &[String], days: i64) -> Result<Self, CertError> {
+/// A certificate authority held in memory, issuing serving certificates.
+pub struct CertAuthority {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl CertAuthority {
+    /// A fresh self-signed CA valid for `days`.
+    pub fn generate(days: i64) -> Result<Self, CertError> {
         let now = OffsetDateTime::now_utc();
         let mut ca = CertificateParams::new(Vec::<String>::new())?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         ca.distinguished_name = name("landed webhook CA");
         ca.not_before = now - Duration::minutes(5);
-        ca.not_after = now + Duration::days(days.saturating_mul(2));
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+        ca.not_after = now + Duration::days(days);
+        Ok(Self {
+            issuer: CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?,
+        })
+    }
 
+    /// The CA certificate (the webhook's `caBundle`).
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A serving certificate for `names` (DNS names or IP addresses), valid for `days`.
+    pub fn issue(&self, names: &[String], days: i64) -> Result<CertBundle, CertError> {
+        let now = OffsetDateTime::now_utc();
         let mut leaf = CertificateParams::new(Vec::<String>::new())?;
         leaf.subject_alt_names = names
             .iter()
@@ -76,12 +92,19 @@ impl CertBundle {
         leaf.not_before = now - Duration::minutes(5);
         leaf.not_after = now + Duration::days(days);
         let key = KeyPair::generate()?;
-        let cert = leaf.signed_by(&key, &ca)?;
-        Ok(Self {
-            ca_pem: ca.pem(),
+        let cert = leaf.signed_by(&key, &self.issuer)?;
+        Ok(CertBundle {
+            ca_pem: self.pem(),
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
         })
+    }
+}
+
+impl CertBundle {
+    /// A fresh CA (valid twice as long) and a certificate for `names`, valid for `days`.
+    pub fn generate(names: &[String], days: i64) -> Result<Self, CertError> {
+        CertAuthority::generate(days.saturating_mul(2))?.issue(names, days)
     }
 
     /// Writes `ca.crt`, `tls.crt` and `tls.key` (mode 0600) into `dir`.
