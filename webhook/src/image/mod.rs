@@ -1,61 +1,32 @@
-//! Image reference grammar and normalization, as in distribution/reference.
-//! (placeholder: being written)
+//! Image reference grammar and normalization, as github.com/distribution/reference defines it.
+//!
+//! [`Reference::parse`] accepts exactly what upstream's `ParseNormalizedNamed` accepts, and
+//! then applies `TagNameOnly`:
+//!
+//! | input | normalized |
+//! |---|---|
+//! | `nginx` | `docker.io/library/nginx:latest` |
+//! | `index.docker.io/foo/bar` | `docker.io/foo/bar:latest` |
+//! | `localhost:5000/foo:bar` | `localhost:5000/foo:bar` |
+//! | `[::1]:5000/foo` | `[::1]:5000/foo:latest` |
+//! | `gcr.io/p/i@sha256:…` | `gcr.io/p/i@sha256:…` (no tag added) |
+//! | `Foo/bar` | `Foo/bar:latest` (an uppercase first element is a registry host) |
+//!
+//! Deliberate differences from upstream, all of them rejecting more:
+//! - the text in IPv6 brackets must be a real IPv6 address (upstream: any hex digits and `:`);
+//! - digests must be `sha256` or `sha512` (go-digest also accepts `sha384`);
+//! - when the first element is taken as a registry (it has a `.`) but is not a valid host,
+//!   as in `my_registry.example.com/app`, upstream silently falls back to a name with *no*
+//!   registry at all; that cannot be resolved, so it is an [`ReferenceError::InvalidDomain`].
+//!
+//! Errors are [`ReferenceError`] values whose messages name the offending part.
 
-use std::fmt;
+mod digest;
+mod error;
+mod grammar;
+mod reference;
+mod serde_str;
 
-/// A parsed, normalized image reference.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Reference {
-    registry: String,
-    repository: String,
-    tag: Option<String>,
-    digest: Option<String>,
-}
-
-/// Why a string is not a valid image reference.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ReferenceError {
-    /// The reference is empty.
-    #[error("reference is empty")]
-    Empty,
-}
-
-impl Reference {
-    /// Parses and normalizes `s`.
-    pub fn parse(s: &str) -> Result<Self, ReferenceError> {
-        if s.is_empty() {
-            return Err(ReferenceError::Empty);
-        }
-        Ok(Self {
-            registry: "docker.io".into(),
-            repository: s.into(),
-            tag: Some("latest".into()),
-            digest: None,
-        })
-    }
-    /// Registry host, with port if any.
-    pub fn registry(&self) -> &str {
-        &self.registry
-    }
-    /// Repository path inside the registry.
-    pub fn repository(&self) -> &str {
-        &self.repository
-    }
-    /// Tag, if any.
-    pub fn tag(&self) -> Option<&str> {
-        self.tag.as_deref()
-    }
-}
-
-impl fmt::Display for Reference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.registry, self.repository)?;
-        if let Some(t) = &self.tag {
-            write!(f, ":{t}")?;
-        }
-        if let Some(d) = &self.digest {
-            write!(f, "@{d}")?;
-        }
-        Ok(())
-    }
-}
+pub use digest::{Digest, DigestAlgorithm};
+pub use error::{ReferenceError, NAME_TOTAL_LENGTH_MAX, TAG_LENGTH_MAX};
+pub use reference::{Reference, DEFAULT_TAG};
