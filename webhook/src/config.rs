@@ -281,3 +281,70 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml(text, Path::new("landed.yaml"))
+    }
+
+    #[test]
+    fn empty_file_is_the_default_config() {
+        assert_eq!(parse("# nothing\n").expect("empty"), Config::default());
+        assert_eq!(parse("").expect("empty"), Config::default());
+    }
+
+    #[test]
+    fn unknown_field_is_refused_with_its_line() {
+        let err = parse("mode: warn\nserver:\n  listen: 127.0.0.1:9443\n  tlsCert: /x\n")
+            .expect_err("unknown field");
+        let text = err.to_string();
+        assert!(text.contains("tlsCert"), "{text}");
+        assert!(text.contains("line 4"), "{text}");
+    }
+
+    #[test]
+    fn misspelled_enum_value_is_refused() {
+        let err = parse("mode: enforcing\n").expect_err("bad mode");
+        assert!(err.to_string().contains("enforcing"), "{err}");
+    }
+
+    #[test]
+    fn deadline_must_stay_below_the_webhook_timeout() {
+        let err = parse("resolve:\n  deadline: 10s\nserver:\n  webhookTimeout: 5s\n")
+            .expect_err("deadline too long");
+        assert!(err.to_string().contains("resolve.deadline"), "{err}");
+        parse("resolve:\n  deadline: 2s\nserver:\n  webhookTimeout: 5s\n").expect("valid budgets");
+    }
+
+    #[test]
+    fn namespace_overrides_win_over_globals() {
+        let config = parse(
+            "mode: enforce\nonUndetermined: allow\nnamespaces:\n  staging: {mode: audit}\n  pay: {onUndetermined: deny}\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.effective(Some("staging")),
+            (Mode::Audit, OnUndetermined::Allow)
+        );
+        assert_eq!(
+            config.effective(Some("pay")),
+            (Mode::Enforce, OnUndetermined::Deny)
+        );
+        assert_eq!(
+            config.effective(None),
+            (Mode::Enforce, OnUndetermined::Allow)
+        );
+    }
+
+    #[test]
+    fn excluded_namespaces_include_the_defaults_and_our_own() {
+        let config = Config::default();
+        assert!(config.is_excluded(Some("kube-system"), None));
+        assert!(config.is_excluded(Some("landed"), Some("landed")));
+        assert!(!config.is_excluded(Some("shop"), Some("landed")));
+        assert!(!config.is_excluded(None, Some("landed")));
+    }
+}
