@@ -2,22 +2,33 @@
 //! allow, deny, warn or patch.
 
 mod contract;
-mod native;
+mod engine;
+mod host;
+mod loader;
+mod reload;
 mod store;
+mod wasm;
 
 use futures::future::BoxFuture;
 
 pub use contract::{
     ContainerType, ImageInput, PolicyContext, PolicyInput, PolicyOutput, RequestInfo,
 };
-pub use native::RequireLanded;
+pub use engine::{EngineError, PolicyEngine, PolicyLimits, EPOCH_TICK};
+pub use host::{ResolveAccess, HOST_INTERFACE};
+pub use loader::{
+    builtin_file, default_entries, policy_dir, FetchPolicy, PolicyConfig, PolicyLoader, Source,
+    BUILTINS, DEV_POLICY_DIR, POLICY_DIR_ENV, SYSTEM_POLICY_DIR,
+};
+pub use reload::{PolicyHost, RELOAD_INTERVAL};
 pub use store::{PolicyStatus, PolicyStore};
+pub use wasm::{parse_output, LoadError, WasmPolicy};
 
 /// Why a policy gave no usable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
     /// The policy ran past its deadline.
-    #[error("policy {policy} timed out")]
+    #[error("policy {policy} timed out (ran past its per-call deadline)")]
     Timeout {
         /// The policy's name.
         policy: String,
@@ -78,18 +89,4 @@ pub struct Loaded {
 pub struct PolicySet {
     /// The loaded policies.
     pub policies: Vec<Loaded>,
-}
-
-impl PolicySet {
-    /// The built-in rules with default settings.
-    pub fn builtins() -> Self {
-        Self {
-            policies: vec![Loaded {
-                policy: Box::new(RequireLanded),
-                settings: serde_json::Value::Null,
-                failure_policy: FailurePolicy::Fail,
-                mode: None,
-            }],
-        }
-    }
 }

@@ -17,6 +17,12 @@ pub struct PolicyStatus {
     /// The last load error, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Where the policy comes from (file path or OCI reference).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// sha256 of the component serving now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// The serving policy set plus the load status of each policy.
@@ -35,12 +41,21 @@ impl PolicyStore {
                 name: p.policy.name().to_owned(),
                 loaded: true,
                 error: None,
+                source: None,
+                digest: None,
             })
             .collect();
         Self {
             current: ArcSwap::from_pointee(set),
             status: ArcSwap::from_pointee(status),
         }
+    }
+
+    /// Swaps in a new policy set and status together (readers see the old or the new set,
+    /// never a mix).
+    pub fn replace(&self, set: PolicySet, status: Vec<PolicyStatus>) {
+        self.current.store(Arc::new(set));
+        self.status.store(Arc::new(status));
     }
 
     /// The policies to run for one review (a consistent snapshot).

@@ -1,0 +1,360 @@
+//! A policy compiled from a WebAssembly component: `InstancePre` made once, a fresh store
+//! and instance per call, under the engine's limits.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use wasmtime::component::{ComponentExportIndex, InstancePre, TypedFunc};
+use wasmtime::{Store, Trap};
+
+use super::engine::{EngineError, PolicyEngine};
+use super::host::{self, HostState, ResolveAccess};
+use super::{ImageInput, Policy, PolicyError, PolicyInput, PolicyOutput};
+use crate::resolve::LookupContext;
+
+/// Why a component cannot serve as a policy.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The policy file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not a component wasmtime accepts.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The component lacks an export of the contract.
+    #[error("missing export `{export}` (the world landed:policy/policy requires `{signature}`)")]
+    MissingExport {
+        /// The export's name.
+        export: &'static str,
+        /// Its WIT signature.
+        signature: &'static str,
+    },
+    /// An export or import does not match the contract.
+    #[error("does not match the landed:policy contract: {0}")]
+    Contract(String),
+    /// `validate-settings` refused the settings.
+    #[error("settings refused by the policy: {0}")]
+    Settings(String),
+    /// The policy could not be fetched from its source.
+    #[error("cannot fetch {source_ref}: {reason}")]
+    Fetch {
+        /// Where it was to come from.
+        source_ref: String,
+        /// Why not.
+        reason: String,
+    },
+}
+
+const VALIDATE_SIG: &str = "validate: func(input: string) -> string";
+const SETTINGS_SIG: &str = "validate-settings: func(settings: string) -> result<_, string>";
+
+type ValidateFn = TypedFunc<(String,), (String,)>;
+type SettingsFn = TypedFunc<(String,), (Result<(), String>,)>;
+
+struct Compiled {
+    name: String,
+    engine: PolicyEngine,
+    pre: InstancePre<HostState>,
+    validate: ComponentExportIndex,
+    validate_settings: Option<ComponentExportIndex>,
+    resolve: Option<ResolveAccess>,
+}
+
+/// A WebAssembly policy, ready to evaluate. Cheap to share; each call is isolated.
+#[derive(Clone)]
+pub struct WasmPolicy {
+    inner: Arc<Compiled>,
+}
+
+impl std::fmt::Debug for WasmPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmPolicy")
+            .field("name", &self.inner.name)
+            .finish()
+    }
+}
+
+impl WasmPolicy {
+    /// Compiles `bytes`, checks the contract, and runs `validate-settings` on `settings`.
+    pub fn load(
+        engine: &PolicyEngine,
+        name: &str,
+        bytes: &[u8],
+        settings: &serde_json::Value,
+    ) -> Result<Self, LoadError> {
+        let component = engine.compile(bytes)?;
+        let linker = host::linker(engine.wasmtime(), &component)
+            .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Contract(format!("imports: {e:#}")))?;
+        let validate =
+            component
+                .get_export_index(None, "validate")
+                .ok_or(LoadError::MissingExport {
+                    export: "validate",
+                    signature: VALIDATE_SIG,
+                })?;
+        let validate_settings = component.get_export_index(None, "validate-settings");
+        let policy = Self {
+            inner: Arc::new(Compiled {
+                name: name.to_owned(),
+                engine: engine.clone(),
+                pre,
+                validate,
+                validate_settings,
+                resolve: None,
+            }),
+        };
+        policy.check_settings(settings)?;
+        Ok(policy)
+    }
+
+    /// Reads a component file and loads it (see [`WasmPolicy::load`]).
+    pub fn load_file(
+        engine: &PolicyEngine,
+        name: &str,
+        path: &std::path::Path,
+        settings: &serde_json::Value,
+    ) -> Result<Self, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::load(engine, name, &bytes, settings)
+    }
+
+    /// The same policy answering `resolve-image` through `access`.
+    pub fn with_resolver(self, access: ResolveAccess) -> Self {
+        let c = &self.inner;
+        Self {
+            inner: Arc::new(Compiled {
+                name: c.name.clone(),
+                engine: c.engine.clone(),
+                pre: c.pre.clone(),
+                validate: c.validate,
+                validate_settings: c.validate_settings,
+                resolve: Some(access),
+            }),
+        }
+    }
+
+    /// The policy's name.
+    pub fn policy_name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn store(&self, lookup: LookupContext, images: Vec<ImageInput>) -> Store<HostState> {
+        let c = &self.inner;
+        let limits = c.engine.limits();
+        let state = HostState::new(limits, c.resolve.clone(), lookup, images);
+        let mut store = Store::new(c.engine.wasmtime(), state);
+        store.limiter(|s| s.limiter());
+        store.set_epoch_deadline(limits.deadline_ticks());
+        store.epoch_deadline_trap();
+        if let Some(fuel) = limits.fuel {
+            // Only fails when fuel is disabled in the engine, which `limits.fuel` enables.
+            let _ = store.set_fuel(fuel);
+        }
+        store
+    }
+
+    /// Checks the exports' types and runs `validate-settings` on `settings` (components
+    /// without `validate-settings` accept any settings).
+    pub fn check_settings(&self, settings: &serde_json::Value) -> Result<(), LoadError> {
+        let mut store = self.store(LookupContext::default(), Vec::new());
+        let instance = self.inner.pre.instantiate(&mut store).map_err(|e| {
+            LoadError::Contract(format!(
+                "cannot instantiate: {}",
+                self.failure(e, Some(store.data()))
+            ))
+        })?;
+        let signature = |sig: &str, e: wasmtime::Error| {
+            LoadError::Contract(format!("export must be `{sig}`: {e:#}"))
+        };
+        let _: ValidateFn = instance
+            .get_typed_func(&mut store, self.inner.validate)
+            .map_err(|e| signature(VALIDATE_SIG, e))?;
+        let Some(index) = self.inner.validate_settings else {
+            return Ok(());
+        };
+        let func: SettingsFn = instance
+            .get_typed_func(&mut store, index)
+            .map_err(|e| signature(SETTINGS_SIG, e))?;
+        match func.call(&mut store, (settings.to_string(),)) {
+            Ok((Ok(()),)) => Ok(()),
+            Ok((Err(message),)) => Err(LoadError::Settings(message)),
+            Err(e) => Err(LoadError::Contract(format!(
+                "validate-settings failed: {}",
+                self.failure(e, Some(store.data()))
+            ))),
+        }
+    }
+
+    /// Evaluates on the current thread (blocking; the async [`Policy::evaluate`] runs this
+    /// on tokio's blocking pool).
+    pub fn evaluate_blocking(&self, input: &PolicyInput) -> Result<PolicyOutput, PolicyError> {
+        let json = serde_json::to_string(input).map_err(|e| PolicyError::Failed {
+            policy: self.inner.name.clone(),
+            reason: format!("cannot encode the input: {e}"),
+        })?;
+        self.evaluate_json(&json, lookup_context(input), input.images.clone())
+    }
+
+    /// Evaluates an input already encoded as JSON.
+    pub fn evaluate_json(
+        &self,
+        input_json: &str,
+        lookup: LookupContext,
+        images: Vec<ImageInput>,
+    ) -> Result<PolicyOutput, PolicyError> {
+        let started = Instant::now();
+        let mut store = self.store(lookup, images);
+        let instance = self
+            .inner
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.failure(e, Some(store.data())))?;
+        let func: ValidateFn = instance
+            .get_typed_func(&mut store, self.inner.validate)
+            .map_err(|e| self.contract(VALIDATE_SIG, e))?;
+        let result = func.call(&mut store, (input_json.to_owned(),));
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        let (output,) = result.map_err(|e| {
+            let error = self.failure(e, Some(store.data()));
+            tracing::warn!(policy = %self.inner.name, elapsed_us, %error, "policy failed");
+            error
+        })?;
+        tracing::debug!(policy = %self.inner.name, elapsed_us, bytes = output.len(), "policy answered");
+        parse_output(
+            &self.inner.name,
+            &output,
+            self.inner.engine.limits().max_output_bytes,
+        )
+    }
+
+    fn contract(&self, signature: &str, error: wasmtime::Error) -> PolicyError {
+        PolicyError::InvalidOutput {
+            policy: self.inner.name.clone(),
+            reason: format!("export must be `{signature}`: {error:#}"),
+        }
+    }
+
+    fn failure(&self, error: wasmtime::Error, state: Option<&HostState>) -> PolicyError {
+        let policy = self.inner.name.clone();
+        let limits = self.inner.engine.limits();
+        if let Some(asked) = state.and_then(HostState::memory_refused) {
+            return PolicyError::Failed {
+                policy,
+                reason: format!(
+                    "exceeded its memory limit of {} MiB (asked for {} bytes)",
+                    limits.max_memory_mib, asked
+                ),
+            };
+        }
+        let reason = match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => return PolicyError::Timeout { policy },
+            Some(Trap::OutOfFuel) => {
+                format!("ran out of fuel ({} units)", limits.fuel.unwrap_or(0))
+            }
+            Some(Trap::StackOverflow) => "overflowed its stack (recursion too deep)".to_owned(),
+            Some(trap) => format!("trapped: {trap}"),
+            None => format!("{error:#}"),
+        };
+        PolicyError::Failed { policy, reason }
+    }
+}
+
+/// Who is asking, for `resolve-image` lookups.
+fn lookup_context(input: &PolicyInput) -> LookupContext {
+    let spec = &input.request.object["spec"];
+    let pod_spec = if spec["template"]["spec"].is_object() {
+        &spec["template"]["spec"]
+    } else {
+        spec
+    };
+    LookupContext {
+        namespace: input.request.namespace.clone(),
+        pull_secrets: pod_spec["imagePullSecrets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        service_account: pod_spec["serviceAccountName"].as_str().map(str::to_owned),
+    }
+}
+
+/// Checks a policy's answer against the contract.
+pub fn parse_output(
+    policy: &str,
+    json: &str,
+    max_bytes: usize,
+) -> Result<PolicyOutput, PolicyError> {
+    let invalid = |reason: String| PolicyError::InvalidOutput {
+        policy: policy.to_owned(),
+        reason,
+    };
+    if json.len() > max_bytes {
+        return Err(invalid(format!(
+            "output is {} bytes, over the limit of {max_bytes}",
+            json.len()
+        )));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| invalid(format!("output is not JSON: {e}")))?;
+    if value.get("allowed").is_none() {
+        if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
+            return Err(PolicyError::Failed {
+                policy: policy.to_owned(),
+                reason: format!("reported an error: {error}"),
+            });
+        }
+    }
+    PolicyOutput::deserialize(&value).map_err(|e| {
+        invalid(format!(
+            "expected {{\"allowed\": bool, \"message\"?, \"warnings\"?, \"patch\"?}}: {e}"
+        ))
+    })
+}
+
+impl Policy for WasmPolicy {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        input: &'a PolicyInput,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        let policy = self.clone();
+        let encoded = serde_json::to_string(input);
+        let lookup = lookup_context(input);
+        let images = input.images.clone();
+        Box::pin(async move {
+            let json = encoded.map_err(|e| PolicyError::Failed {
+                policy: policy.inner.name.clone(),
+                reason: format!("cannot encode the input: {e}"),
+            })?;
+            let name = policy.inner.name.clone();
+            tokio::task::spawn_blocking(move || policy.evaluate_json(&json, lookup, images))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(PolicyError::Failed {
+                        policy: name,
+                        reason: format!("evaluation thread failed: {e}"),
+                    })
+                })
+        })
+    }
+}
