@@ -81,7 +81,12 @@ fn wat_data(text: &str) -> String {
 /// it receives the input as `(param $ptr i32) (param $len i32)` and returns a pointer to
 /// the (ptr, len) pair of the output string), and `extra` adds core functions.
 pub fn wat_policy(validate_body: Option<&str>, extra: &str) -> Vec<u8> {
-    let allow = r#"{"allowed":true,"warnings":["hello from WAT"]}"#;
+    wat_policy_saying("hello from WAT", validate_body, extra)
+}
+
+/// [`wat_policy`] whose allow carries the warning `warning` (plain ASCII, no quotes).
+pub fn wat_policy_saying(warning: &str, validate_body: Option<&str>, extra: &str) -> Vec<u8> {
+    let allow = format!(r#"{{"allowed":true,"warnings":["{warning}"]}}"#);
     let deny = r#"{"allowed":false,"message":"WAT policy: an image is absent"}"#;
     let pattern = r#""verdict":"absent""#;
     let default_body = format!(
@@ -144,7 +149,7 @@ pub fn wat_policy(validate_body: Option<&str>, extra: &str) -> Vec<u8> {
   (func (export "validate-settings") (param "settings" string) (result (result (error string)))
     (canon lift (core func $i "validate-settings") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
 )"#,
-        allow = wat_data(allow),
+        allow = wat_data(&allow),
         deny = wat_data(deny),
         pattern = wat_data(pattern),
     );
