@@ -83,12 +83,9 @@ fn split_challenges(value: &str) -> Vec<(String, Params)> {
             } else {
                 take(&chars, &mut i, |c| c != ',' && !c.is_whitespace())
             };
-            match out.last_mut() {
-                Some((_, params)) => {
-                    params.insert(token.to_ascii_lowercase(), val);
-                }
-                // Parameters before any scheme: nothing to attach them to.
-                None => {}
+            // Parameters before any scheme have nothing to attach to and are dropped.
+            if let Some((_, params)) = out.last_mut() {
+                params.insert(token.to_ascii_lowercase(), val);
             }
         } else {
             out.push((token, Params::new()));

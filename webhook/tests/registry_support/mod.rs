@@ -42,10 +42,13 @@ pub enum Auth {
     Basic { user: String, pass: String },
 }
 
+/// (repository, tag or digest) → (media type, body).
+type Store = HashMap<(String, String), (String, Vec<u8>)>;
+
 #[derive(Default)]
 pub struct Fake {
     pub addr: Mutex<Option<SocketAddr>>,
-    manifests: Mutex<HashMap<(String, String), (String, Vec<u8>)>>,
+    manifests: Mutex<Store>,
     pub auth: Mutex<Auth>,
     pub rate_limit: Mutex<Option<u64>>,
     pub fail_status: Mutex<Option<u16>>,
