@@ -1,0 +1,178 @@
+{{/* Chart name, possibly overridden. */}}
+{{- define "landed.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Resource name prefix: fullnameOverride, else the release name (+ "-landed" unless it
+already contains the chart name). */}}
+{{- define "landed.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "landed.name" . -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "landed.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "landed.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: landed
+{{- end -}}
+
+{{/* Labels that select the webhook pods. */}}
+{{- define "landed.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "landed.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* The ServiceAccount the pods run as. */}}
+{{- define "landed.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "landed.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The image reference: digest wins over tag; the tag defaults to appVersion. */}}
+{{- define "landed.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding tls.crt and tls.key. */}}
+{{- define "landed.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "secret" -}}
+{{- required "tls.secret.name is required with tls.mode=secret" .Values.tls.secret.name -}}
+{{- else -}}
+{{- printf "%s-tls" (include "landed.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* DNS names the API server may use to reach the Service (one per line). */}}
+{{- define "landed.dnsNames" -}}
+{{- $svc := include "landed.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+- {{ $svc }}
+- {{ $svc }}.{{ $ns }}
+- {{ $svc }}.{{ $ns }}.svc
+- {{ $svc }}.{{ $ns }}.svc.{{ .Values.clusterDomain }}
+{{- end -}}
+
+{{/* Where the server reads its files. */}}
+{{- define "landed.configDir" -}}/etc/landed{{- end -}}
+{{- define "landed.tlsDir" -}}/tls{{- end -}}
+{{- define "landed.dockerConfigDir" -}}/etc/landed-docker{{- end -}}
+
+{{/*
+The kinds the server reviews, by API group: webhook/src/admission/kinds.rs WorkloadKind::ALL
+with their subresources (`landed kinds` prints the same; the chart test compares the two).
+*/}}
+{{- define "landed.kinds" -}}
+- group: ""
+  resources: [pods, replicationcontrollers]
+  subresources: [pods/ephemeralcontainers]
+- group: apps
+  resources: [deployments, statefulsets, daemonsets, replicasets]
+  subresources: []
+- group: batch
+  resources: [jobs, cronjobs]
+  subresources: []
+{{- end -}}
+
+{{/* Webhook rules: every kind and subresource above, CREATE and UPDATE. */}}
+{{- define "landed.rules" -}}
+{{- range (include "landed.kinds" . | fromYamlArray) }}
+- apiGroups: [{{ .group | quote }}]
+  apiVersions: ["v1"]
+  operations: ["CREATE", "UPDATE"]
+  resources:
+    {{- range (concat .resources .subresources) }}
+    - {{ . }}
+    {{- end }}
+  scope: Namespaced
+{{- end }}
+{{- end -}}
+
+{{/* Namespaces the API server never sends: the excluded ones and the release namespace. */}}
+{{- define "landed.excludedNamespaces" -}}
+{{- $all := concat .Values.webhook.excludedNamespaces (list .Release.Namespace) | uniq -}}
+{{- toYaml $all -}}
+{{- end -}}
+
+{{/* namespaceSelector shared by both webhooks. */}}
+{{- define "landed.namespaceSelector" -}}
+namespaceSelector:
+  {{- with .Values.webhook.namespaceSelector.matchLabels }}
+  matchLabels:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- include "landed.excludedNamespaces" . | nindent 8 }}
+    {{- with .Values.webhook.namespaceSelector.matchExpressions }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- end -}}
+
+{{/* matchConditions shared by both webhooks (left out before Kubernetes 1.28). */}}
+{{- define "landed.matchConditions" -}}
+{{- $mc := .Values.webhook.matchConditions -}}
+{{- $bg := .Values.config.breakglass | default dict -}}
+{{- $skipBreakglass := and $mc.skipBreakglass (ne (toString $bg.enabled) "false") -}}
+{{- if and $mc.enabled (semverCompare ">=1.28.0-0" .Capabilities.KubeVersion.Version) (or $mc.skipNodes $skipBreakglass) }}
+matchConditions:
+  {{- if $mc.skipNodes }}
+  - name: not-from-a-node
+    expression: "!has(request.userInfo.groups) || !('system:nodes' in request.userInfo.groups)"
+  {{- end }}
+  {{- if $skipBreakglass }}
+  {{- $key := default "landed.dev/breakglass" $bg.annotation }}
+  - name: no-breakglass-annotation
+    expression: {{ printf "object == null || !has(object.metadata.annotations) || !(%s in object.metadata.annotations) || object.metadata.annotations[%s].trim() == ''" ($key | squote) ($key | squote) | quote }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The caBundle for tls.mode=secret. */}}
+{{- define "landed.secretCaBundle" -}}
+{{- required "tls.secret.caBundle (base64 PEM of the CA) is required with tls.mode=secret" .Values.tls.secret.caBundle -}}
+{{- end -}}
+
+{{/* Checks values that would only fail later, in the cluster or at server start. */}}
+{{- define "landed.validate" -}}
+{{- if not (has .Values.tls.mode (list "certManager" "selfSigned" "secret")) -}}
+{{- fail (printf "tls.mode must be certManager, selfSigned or secret, got %q" .Values.tls.mode) -}}
+{{- end -}}
+{{- if not (has .Values.webhook.failurePolicy (list "Ignore" "Fail")) -}}
+{{- fail "webhook.failurePolicy must be Ignore or Fail" -}}
+{{- end -}}
+{{- if not (has .Values.pinning.failurePolicy (list "Ignore" "Fail")) -}}
+{{- fail "pinning.failurePolicy must be Ignore or Fail" -}}
+{{- end -}}
+{{- $t := int .Values.webhook.timeoutSeconds -}}
+{{- if or (lt $t 1) (gt $t 30) -}}
+{{- fail "webhook.timeoutSeconds must be between 1 and 30" -}}
+{{- end -}}
+{{- if ge (int .Values.shutdownGraceSeconds) (int .Values.terminationGracePeriodSeconds) -}}
+{{- fail "shutdownGraceSeconds must be below terminationGracePeriodSeconds so in-flight reviews drain" -}}
+{{- end -}}
+{{- range $k := list "server" "excludedNamespaces" "dockerConfig" -}}
+{{- if hasKey ($.Values.config | default dict) $k -}}
+{{- fail (printf "config.%s is computed by the chart: set server values, webhook.excludedNamespaces or registryCredentials instead" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
