@@ -28,4 +28,4 @@ fi
 
 [ -x target/debug/landed ] || cargo build --locked -p landed
 
-exec "$venv/bin/python" -m pytest charts/tests -p no:cacheprovider -q "$@"
+PYTHONDONTWRITEBYTECODE=1 exec "$venv/bin/python" -m pytest charts/tests -p no:cacheprovider -q "$@"

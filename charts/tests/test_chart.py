@@ -648,3 +648,38 @@ def test_helm_generated_certificate_is_served_and_trusted(tmp_path):
             server.get("/healthz", ca_pem, "somewhere.else.svc")
     finally:
         server.stop()
+
+
+# ----------------------------------------------------------------------------- certs/examples
+
+EXAMPLES = ROOT / "certs" / "examples"
+
+
+@pytest.mark.parametrize("name", ["values-self-signed.yaml", "values-cert-manager.yaml", "values-existing-secret.yaml"])
+def test_certs_example_values_render(name):
+    values = yaml.safe_load((EXAMPLES / name).read_text())
+    if values["tls"]["mode"] == "secret":
+        values["tls"]["secret"]["caBundle"] = FAKE_CA_B64  # given with --set in the example
+    docs = render(values)
+    one(docs, "ValidatingWebhookConfiguration")
+
+
+def test_certs_example_manifests_match_the_chart_and_the_server():
+    cm_docs = [d for d in yaml.safe_load_all((EXAMPLES / "cert-manager-certificate.yaml").read_text()) if d]
+    chart_docs = render(VALUE_SETS["cert-manager"])
+    for kind in ("Issuer", "Certificate"):
+        by_name = {d["metadata"]["name"]: d["spec"] for d in find(chart_docs, kind)}
+        for doc in find(cm_docs, kind):
+            assert by_name[doc["metadata"]["name"]] == doc["spec"], doc["metadata"]["name"]
+
+    vwc = yaml.safe_load((EXAMPLES / "validatingwebhookconfiguration.yaml").read_text())
+    vwc["webhooks"][0]["clientConfig"]["caBundle"] = FAKE_CA_B64
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(vwc, version, strict=True)
+    chart_vwc = one(render({}), "ValidatingWebhookConfiguration")["webhooks"][0]
+
+    def expand(rules):
+        return {(g, v, r, op) for rule in rules for g in rule["apiGroups"] for v in rule["apiVersions"]
+                for r in rule["resources"] for op in rule["operations"]}
+
+    assert expand(vwc["webhooks"][0]["rules"]) == expand(chart_vwc["rules"])
