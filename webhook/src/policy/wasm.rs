@@ -90,6 +90,14 @@ impl WasmPolicy {
         bytes: &[u8],
         settings: &serde_json::Value,
     ) -> Result<Self, LoadError> {
+        let policy = Self::compile(engine, name, bytes)?;
+        policy.check_settings(settings)?;
+        Ok(policy)
+    }
+
+    /// Compiles `bytes` and links it, without checking export types or settings (see
+    /// [`WasmPolicy::check_settings`]); for tools that try several settings.
+    pub fn compile(engine: &PolicyEngine, name: &str, bytes: &[u8]) -> Result<Self, LoadError> {
         let component = engine.compile(bytes)?;
         let linker = host::linker(engine.wasmtime(), &component)
             .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
@@ -104,7 +112,7 @@ impl WasmPolicy {
                     signature: VALIDATE_SIG,
                 })?;
         let validate_settings = component.get_export_index(None, "validate-settings");
-        let policy = Self {
+        Ok(Self {
             inner: Arc::new(Compiled {
                 name: name.to_owned(),
                 engine: engine.clone(),
@@ -113,9 +121,7 @@ impl WasmPolicy {
                 validate_settings,
                 resolve: None,
             }),
-        };
-        policy.check_settings(settings)?;
-        Ok(policy)
+        })
     }
 
     /// Reads a component file and loads it (see [`WasmPolicy::load`]).
