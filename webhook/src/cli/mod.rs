@@ -7,7 +7,7 @@ mod policy;
 mod review;
 mod serve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -15,8 +15,8 @@ use clap::{Parser, Subcommand};
 
 use crate::admission::Pipeline;
 use crate::config::Config;
-use crate::policy::{PolicySet, PolicyStore};
-use crate::resolve::Resolver;
+use crate::policy::{PolicyHost, ResolveAccess, RELOAD_INTERVAL};
+use crate::resolve::{Resolve, Resolver};
 
 /// Kubernetes admission webhook that refuses images that never landed in their registry.
 #[derive(Debug, Parser)]
@@ -97,11 +97,31 @@ pub async fn run() -> ExitCode {
 }
 
 /// The composition root: config → resolver, policies → pipeline.
-pub fn pipeline(config: Arc<Config>) -> anyhow::Result<Pipeline> {
-    let resolver = Arc::new(Resolver::new(&config)?);
-    // Replaced by the WASM policy host once it lands (issue 5).
-    let policies = Arc::new(PolicyStore::new(PolicySet::default()));
-    Ok(Pipeline::new(config, resolver, policies)
+///
+/// `watch` starts hot reload of policy files (the server); one-shot commands leave it off.
+pub async fn pipeline(
+    config: Config,
+    config_path: Option<&Path>,
+    watch: bool,
+) -> anyhow::Result<Pipeline> {
+    let config = Arc::new(config);
+    let resolver: Arc<dyn Resolve> = Arc::new(Resolver::new(&config)?);
+    let access = ResolveAccess {
+        resolver: resolver.clone(),
+        budget: config.resolve.deadline,
+    };
+    let host = Arc::new(PolicyHost::from_config(&config, config_path, Some(access)).await?);
+    for status in host.store().status().iter().filter(|s| !s.loaded) {
+        tracing::error!(
+            policy = %status.name,
+            error = status.error.as_deref().unwrap_or("unknown"),
+            "policy failed to load; the others keep serving"
+        );
+    }
+    if watch {
+        host.spawn_watch(RELOAD_INTERVAL);
+    }
+    Ok(Pipeline::new(config, resolver, host.store())
         .with_own_namespace(std::env::var("POD_NAMESPACE").ok()))
 }
 

@@ -3,7 +3,6 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -36,7 +35,8 @@ pub async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
         std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?
     };
     let request = admission::decode(&body)?;
-    let pipeline = super::pipeline(Arc::new(args.config.load()?))?;
+    let pipeline =
+        super::pipeline(args.config.load()?, args.config.config.as_deref(), false).await?;
     let endpoint = if args.mutate {
         Endpoint::Mutate
     } else {

@@ -68,7 +68,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         reload_interval: config.server.cert_reload_interval,
         shutdown_grace: config.server.shutdown_grace,
     };
-    let pipeline = Arc::new(super::pipeline(Arc::new(config))?);
+    let pipeline = Arc::new(super::pipeline(config, args.config.config.as_deref(), true).await?);
     let shutdown = CancellationToken::new();
     tokio::spawn(signal(shutdown.clone()));
     server::serve(pipeline, options, shutdown, move |addr| {
