@@ -625,6 +625,11 @@ def test_server_accepts_the_rendered_config(name, tmp_path):
         built = ROOT / "policies" / "target" / "wasm32-wasip2" / "release" / "require_landed.wasm"
         if built.exists():
             assert status == 200, ready
+            if ready.get("policies"):
+                # Every configured policy (built-ins by name, with their settings) loaded.
+                wanted = [p["name"] for p in yaml.safe_load(config.read_text())["policies"]]
+                assert [p["name"] for p in ready["policies"]] == wanted, ready
+                assert all(p["loaded"] for p in ready["policies"]), ready
     finally:
         server.stop()
     assert server.proc.returncode == 0, "".join(server.log)

@@ -142,7 +142,7 @@ matchConditions:
   {{- if $skipBreakglass }}
   {{- $key := default "landed.dev/breakglass" $bg.annotation }}
   - name: no-breakglass-annotation
-    expression: {{ printf "object == null || !has(object.metadata.annotations) || !(%s in object.metadata.annotations) || object.metadata.annotations[%s].trim() == ''" ($key | squote) ($key | squote) | quote }}
+    expression: {{ printf "!has(object.metadata.annotations) || !(%s in object.metadata.annotations) || object.metadata.annotations[%s].trim() == ''" ($key | squote) ($key | squote) | quote }}
   {{- end }}
 {{- end }}
 {{- end -}}
