@@ -19,9 +19,15 @@ pub struct AllowedSettings {
 impl Settings for AllowedSettings {
     fn check(&self) -> Result<(), String> {
         if self.registries.is_empty() {
-            return Err("settings.registries must list at least one registry host or prefix".into());
+            return Err(
+                "settings.registries must list at least one registry host or prefix".into(),
+            );
         }
-        if let Some(bad) = self.registries.iter().find(|r| r.trim().is_empty() || r.contains(char::is_whitespace)) {
+        if let Some(bad) = self
+            .registries
+            .iter()
+            .find(|r| r.trim().is_empty() || r.contains(char::is_whitespace))
+        {
             return Err(format!("settings.registries has an invalid entry {bad:?}"));
         }
         Ok(())
@@ -79,17 +85,35 @@ mod tests {
         assert!(!matches("gcr.io", "eu.gcr.io/p/a:1"));
         assert!(!matches("gcr.io", "gcr.io.evil.com/p/a:1"));
         assert!(matches("localhost:5000", "localhost:5000/a:1"));
-        assert!(matches("us-docker.pkg.dev/my-proj/", "us-docker.pkg.dev/my-proj/repo/img:1"));
-        assert!(!matches("us-docker.pkg.dev/my-proj/", "us-docker.pkg.dev/my-proj2/repo/img:1"));
-        assert!(matches("us-docker.pkg.dev/my-proj", "us-docker.pkg.dev/my-proj/repo/img:1"));
-        assert!(!matches("us-docker.pkg.dev/my-proj", "us-docker.pkg.dev/my-proj2/img:1"));
-        assert!(matches("docker.io/library/nginx", "docker.io/library/nginx:1"));
+        assert!(matches(
+            "us-docker.pkg.dev/my-proj/",
+            "us-docker.pkg.dev/my-proj/repo/img:1"
+        ));
+        assert!(!matches(
+            "us-docker.pkg.dev/my-proj/",
+            "us-docker.pkg.dev/my-proj2/repo/img:1"
+        ));
+        assert!(matches(
+            "us-docker.pkg.dev/my-proj",
+            "us-docker.pkg.dev/my-proj/repo/img:1"
+        ));
+        assert!(!matches(
+            "us-docker.pkg.dev/my-proj",
+            "us-docker.pkg.dev/my-proj2/img:1"
+        ));
+        assert!(matches(
+            "docker.io/library/nginx",
+            "docker.io/library/nginx:1"
+        ));
     }
 
     #[test]
     fn empty_settings_refuse_to_load() {
         let err = landed_policy_sdk::run_validate_settings::<AllowedSettings>("null").unwrap_err();
         assert!(err.contains("at least one"));
-        assert!(landed_policy_sdk::run_validate_settings::<AllowedSettings>(r#"{"registries":["gcr.io"]}"#).is_ok());
+        assert!(landed_policy_sdk::run_validate_settings::<AllowedSettings>(
+            r#"{"registries":["gcr.io"]}"#
+        )
+        .is_ok());
     }
 }

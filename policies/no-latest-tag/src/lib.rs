@@ -90,6 +90,9 @@ mod tests {
         let out = validate(&input, &TagSettings::default());
         assert!(!out.allowed);
         let msg = out.message.unwrap();
-        assert!(msg.contains("container \"a\"") && !msg.contains("container \"b\""), "{msg}");
+        assert!(
+            msg.contains("container \"a\"") && !msg.contains("container \"b\""),
+            "{msg}"
+        );
     }
 }

@@ -31,7 +31,10 @@ fn input(images: Vec<Image>, mutating: bool) -> Input {
 
 #[test]
 fn pointers() {
-    assert_eq!(json_pointer("spec.containers[0].image").unwrap(), "/spec/containers/0/image");
+    assert_eq!(
+        json_pointer("spec.containers[0].image").unwrap(),
+        "/spec/containers/0/image"
+    );
     assert_eq!(
         json_pointer("spec.template.spec.initContainers[12].image").unwrap(),
         "/spec/template/spec/initContainers/12/image"
@@ -43,11 +46,26 @@ fn pointers() {
 
 #[test]
 fn pinned_forms() {
-    assert_eq!(pinned("docker.io/library/nginx:1.25", D, true), format!("docker.io/library/nginx:1.25@{D}"));
-    assert_eq!(pinned("docker.io/library/nginx:1.25", D, false), format!("docker.io/library/nginx@{D}"));
-    assert_eq!(pinned("localhost:5000/app:v1", D, false), format!("localhost:5000/app@{D}"));
-    assert_eq!(pinned("localhost:5000/app", D, false), format!("localhost:5000/app@{D}"));
-    assert_eq!(pinned(&format!("gcr.io/p/a:v1@{D}"), D, true), format!("gcr.io/p/a:v1@{D}"));
+    assert_eq!(
+        pinned("docker.io/library/nginx:1.25", D, true),
+        format!("docker.io/library/nginx:1.25@{D}")
+    );
+    assert_eq!(
+        pinned("docker.io/library/nginx:1.25", D, false),
+        format!("docker.io/library/nginx@{D}")
+    );
+    assert_eq!(
+        pinned("localhost:5000/app:v1", D, false),
+        format!("localhost:5000/app@{D}")
+    );
+    assert_eq!(
+        pinned("localhost:5000/app", D, false),
+        format!("localhost:5000/app@{D}")
+    );
+    assert_eq!(
+        pinned(&format!("gcr.io/p/a:v1@{D}"), D, true),
+        format!("gcr.io/p/a:v1@{D}")
+    );
 }
 
 #[test]
@@ -55,8 +73,18 @@ fn mutating_request_replaces_landed_images_only() {
     let out = validate(
         &input(
             vec![
-                image("spec.containers[0].image", "nginx:1.25", "docker.io/library/nginx:1.25", Verdict::Landed),
-                image("spec.containers[1].image", "gone:1", "docker.io/library/gone:1", Verdict::Absent),
+                image(
+                    "spec.containers[0].image",
+                    "nginx:1.25",
+                    "docker.io/library/nginx:1.25",
+                    Verdict::Landed,
+                ),
+                image(
+                    "spec.containers[1].image",
+                    "gone:1",
+                    "docker.io/library/gone:1",
+                    Verdict::Absent,
+                ),
             ],
             true,
         ),
@@ -75,7 +103,15 @@ fn mutating_request_replaces_landed_images_only() {
 #[test]
 fn validating_request_never_patches() {
     let out = validate(
-        &input(vec![image("spec.containers[0].image", "nginx", "docker.io/library/nginx:latest", Verdict::Landed)], false),
+        &input(
+            vec![image(
+                "spec.containers[0].image",
+                "nginx",
+                "docker.io/library/nginx:latest",
+                Verdict::Landed,
+            )],
+            false,
+        ),
         &PinSettings::default(),
     );
     assert_eq!(out, Output::allow());
@@ -85,7 +121,10 @@ fn validating_request_never_patches() {
 fn already_pinned_is_left_alone() {
     let r = format!("docker.io/library/nginx:1.25@{D}");
     let out = validate(
-        &input(vec![image("spec.containers[0].image", &r, &r, Verdict::Landed)], true),
+        &input(
+            vec![image("spec.containers[0].image", &r, &r, Verdict::Landed)],
+            true,
+        ),
         &PinSettings::default(),
     );
     assert_eq!(out.patch, None);

@@ -29,14 +29,24 @@ fn input(images: Vec<Image>, on_undetermined: OnUndetermined) -> Input {
 
 #[test]
 fn all_landed_allows_silently() {
-    let out = validate(&input(vec![image("a:1", Verdict::Landed)], OnUndetermined::Allow), &serde_json::Value::Null);
+    let out = validate(
+        &input(vec![image("a:1", Verdict::Landed)], OnUndetermined::Allow),
+        &serde_json::Value::Null,
+    );
     assert_eq!(out, Output::allow());
 }
 
 #[test]
 fn definite_failures_deny_with_container_path_image_verdict_detail_and_remedy() {
-    for verdict in [Verdict::Absent, Verdict::DigestMismatch, Verdict::InvalidReference] {
-        let out = validate(&input(vec![image("a:1", verdict)], OnUndetermined::Allow), &serde_json::Value::Null);
+    for verdict in [
+        Verdict::Absent,
+        Verdict::DigestMismatch,
+        Verdict::InvalidReference,
+    ] {
+        let out = validate(
+            &input(vec![image("a:1", verdict)], OnUndetermined::Allow),
+            &serde_json::Value::Null,
+        );
         assert!(!out.allowed, "{verdict}");
         let msg = out.message.unwrap();
         assert!(msg.contains("container \"app\""), "{msg}");
@@ -50,7 +60,10 @@ fn definite_failures_deny_with_container_path_image_verdict_detail_and_remedy() 
 
 #[test]
 fn absent_message_says_push_again() {
-    let out = validate(&input(vec![image("a:1", Verdict::Absent)], OnUndetermined::Allow), &serde_json::Value::Null);
+    let out = validate(
+        &input(vec![image("a:1", Verdict::Absent)], OnUndetermined::Allow),
+        &serde_json::Value::Null,
+    );
     assert_eq!(
         out.message.as_deref(),
         Some("container \"app\" (spec.containers[0].image) image \"a:1\" is absent: HEAD 404 MANIFEST_UNKNOWN — push the image again and check that the manifest upload succeeded (`landed check IMAGE`)")
@@ -60,11 +73,17 @@ fn absent_message_says_push_again() {
 #[test]
 fn undetermined_warns_or_denies_per_context() {
     let images = vec![image("a:1", Verdict::Unavailable)];
-    let out = validate(&input(images.clone(), OnUndetermined::Allow), &serde_json::Value::Null);
+    let out = validate(
+        &input(images.clone(), OnUndetermined::Allow),
+        &serde_json::Value::Null,
+    );
     assert!(out.allowed);
     assert_eq!(out.warnings.len(), 1);
     assert!(out.warnings[0].starts_with("could not verify: container \"app\""));
-    let out = validate(&input(images, OnUndetermined::Deny), &serde_json::Value::Null);
+    let out = validate(
+        &input(images, OnUndetermined::Deny),
+        &serde_json::Value::Null,
+    );
     assert!(!out.allowed);
     assert!(out.message.unwrap().contains("unavailable"));
 }
@@ -73,7 +92,10 @@ fn undetermined_warns_or_denies_per_context() {
 fn stale_landed_warns() {
     let mut img = image("a:1", Verdict::Landed);
     img.stale = true;
-    let out = validate(&input(vec![img], OnUndetermined::Allow), &serde_json::Value::Null);
+    let out = validate(
+        &input(vec![img], OnUndetermined::Allow),
+        &serde_json::Value::Null,
+    );
     assert!(out.allowed);
     assert_eq!(
         out.warnings,
@@ -84,7 +106,10 @@ fn stale_landed_warns() {
 #[test]
 fn several_denials_join_with_semicolons() {
     let out = validate(
-        &input(vec![image("a:1", Verdict::Absent), image("b:2", Verdict::Absent)], OnUndetermined::Allow),
+        &input(
+            vec![image("a:1", Verdict::Absent), image("b:2", Verdict::Absent)],
+            OnUndetermined::Allow,
+        ),
         &serde_json::Value::Null,
     );
     assert_eq!(out.message.unwrap().matches("; ").count(), 1);

@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 
 pub use serde_json;
 pub use types::{
-    ContainerType, Context, Image, Input, Mode, OnUndetermined, Output, PatchOp, Request,
-    Resolved, UserInfo, Verdict,
+    ContainerType, Context, Image, Input, Mode, OnUndetermined, Output, PatchOp, Request, Resolved,
+    UserInfo, Verdict,
 };
 
 /// A policy's settings: parsed from the `settings:` of landed.yaml and checked at load.
@@ -142,7 +142,7 @@ macro_rules! export_policy {
                     $crate::run_validate_settings::<$settings>(&settings)
                 }
             }
-            $crate::bindings::__export_landed_guest!(LandedPolicy with_types_in $crate::bindings);
+    $crate::bindings::__export_landed_guest!(LandedPolicy with_types_in $crate::bindings);
         };
     };
 }

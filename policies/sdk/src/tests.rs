@@ -38,8 +38,7 @@ fn run_validate_parses_input_and_settings() {
 
 #[test]
 fn unreadable_input_is_an_error_answer_not_a_decision() {
-    let out: serde_json::Value =
-        serde_json::from_str(&run_validate::<Limits>("{", count)).unwrap();
+    let out: serde_json::Value = serde_json::from_str(&run_validate::<Limits>("{", count)).unwrap();
     assert!(out["error"].as_str().unwrap().contains("cannot read"));
 }
 
