@@ -90,3 +90,6 @@ pub struct PolicySet {
     /// The loaded policies.
     pub policies: Vec<Loaded>,
 }
+
+#[cfg(test)]
+mod tests;

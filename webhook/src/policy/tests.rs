@@ -1,0 +1,118 @@
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::config::{Config, Mode};
+
+#[test]
+fn output_must_follow_the_contract() {
+    let ok = parse_output(
+        "p",
+        r#"{"allowed":false,"message":"no","warnings":["w"]}"#,
+        1000,
+    );
+    let ok = ok.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!ok.allowed);
+    assert_eq!(ok.warnings, ["w"]);
+    let cases = [
+        ("nope", "not JSON"),
+        (r#"{"message":"x"}"#, "expected {\"allowed\""),
+        (r#"{"allowed":"yes"}"#, "expected {\"allowed\""),
+        (
+            r#"{"error":"cannot read input"}"#,
+            "reported an error: cannot read input",
+        ),
+        (
+            r#"{"allowed":true,"patch":[{"op":"jump"}]}"#,
+            "expected {\"allowed\"",
+        ),
+    ];
+    for (json, want) in cases {
+        let err = parse_output("p", json, 1000)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(want), "{json}: {err}");
+    }
+    let big = format!(r#"{{"allowed":true,"message":"{}"}}"#, "x".repeat(100));
+    let err = parse_output("p", &big, 50)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("over the limit of 50"), "{err}");
+}
+
+#[test]
+fn deadline_is_whole_epoch_ticks() {
+    let limits = PolicyLimits::default();
+    assert_eq!(limits.deadline_ticks(), 20);
+    let tiny = PolicyLimits {
+        deadline: Duration::from_micros(1),
+        ..limits
+    };
+    assert_eq!(tiny.deadline_ticks(), 1);
+    assert_eq!(tiny.max_memory_bytes(), 64 << 20);
+}
+
+#[test]
+fn config_lists_policies_with_settings_mode_and_failure_policy() {
+    let yaml = "policies:\n  - name: allowed-registries\n    settings:\n      registries: [gcr.io]\n    mode: warn\n    failurePolicy: Ignore\n  - name: mine\n    path: p.wasm\npolicyDir: /opt/p\npolicyLimits:\n  deadline: 250ms\n  maxMemoryMib: 32\n";
+    let config =
+        Config::from_yaml(yaml, Path::new("landed.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let entries = config.policies.clone().unwrap_or_default();
+    assert_eq!(
+        entries[0].settings,
+        serde_json::json!({"registries": ["gcr.io"]})
+    );
+    assert_eq!(entries[0].mode, Some(Mode::Warn));
+    assert_eq!(entries[0].failure_policy, Some(FailurePolicy::Ignore));
+    assert_eq!(entries[1].path.as_deref(), Some(Path::new("p.wasm")));
+    assert_eq!(config.policy_limits.deadline, Duration::from_millis(250));
+    assert_eq!(policy_dir(&config), Path::new("/opt/p"));
+    let bad = Config::from_yaml(
+        "policies:\n  - name: x\n    pth: a.wasm\n",
+        Path::new("l.yaml"),
+    );
+    assert!(bad.is_err());
+}
+
+#[test]
+fn defaults_are_require_landed_and_pin_digest() {
+    let names: Vec<String> = default_entries().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["require-landed", "pin-digest"]);
+    let engine = PolicyEngine::new(PolicyLimits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let loader =
+        PolicyLoader::new(engine, "/builtins".into()).with_base_dir(Some("/etc/landed".into()));
+    let entry = |path: Option<&str>, oci: Option<&str>, name: &str| PolicyConfig {
+        name: name.into(),
+        path: path.map(Into::into),
+        oci: oci.map(Into::into),
+        settings: serde_json::Value::Null,
+        mode: None,
+        failure_policy: None,
+    };
+    let src = |e: PolicyConfig| {
+        loader
+            .source(&e)
+            .map(|s| s.to_string())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        src(entry(None, None, "no-latest-tag")),
+        Ok("/builtins/no_latest_tag.wasm".into())
+    );
+    assert_eq!(
+        src(entry(Some("p.wasm"), None, "x")),
+        Ok("/etc/landed/p.wasm".into())
+    );
+    assert_eq!(
+        src(entry(None, Some("r.example/p:1"), "x")),
+        Ok("oci://r.example/p:1".into())
+    );
+    assert!(src(entry(Some("a"), Some("b"), "x"))
+        .unwrap_err()
+        .contains("not both"));
+    assert!(src(entry(None, None, "x"))
+        .unwrap_err()
+        .contains("not a built-in"));
+}
