@@ -80,12 +80,14 @@ pub enum RegistryError {
         message: String,
     },
     /// The request did not complete: DNS, connect, TLS, timeout or a broken body.
-    #[error("{what} failed ({kind}): {source}")]
+    #[error("{what} failed ({kind}): {cause}")]
     Transport {
         /// What we were doing (`manifest request`, `token request`).
         what: &'static str,
         /// `timeout`, `connect`, `body` or `request`.
         kind: &'static str,
+        /// The error with its causes (e.g. the certificate problem), one line.
+        cause: String,
         /// The transport error (reqwest never puts credentials in its messages).
         #[source]
         source: Arc<reqwest::Error>,
@@ -138,9 +140,22 @@ impl RegistryError {
         } else {
             "request"
         };
+        // reqwest's own message stops at "error sending request"; the useful part (refused,
+        // unknown issuer, DNS) is further down the chain.
+        let mut cause = source.to_string();
+        let mut next = std::error::Error::source(&source);
+        while let Some(e) = next {
+            let text = e.to_string();
+            if !cause.contains(&text) {
+                cause.push_str(": ");
+                cause.push_str(&text);
+            }
+            next = e.source();
+        }
         Self::Transport {
             what,
             kind,
+            cause,
             source: Arc::new(source),
         }
     }

@@ -64,6 +64,14 @@ impl Authenticator {
         if let Some(c) = self.pull_secrets.credential(host, ctx).await {
             return Ok(Some(c));
         }
-        self.docker.credential(host).await
+        match self.docker.credential(host).await {
+            Ok(c) => Ok(c),
+            // A broken config file or helper must not turn every registry into an error:
+            // anonymous access still works where the registry allows it.
+            Err(e) => {
+                tracing::warn!(registry = %host, error = %e, "docker config credentials unusable; trying anonymous");
+                Ok(None)
+            }
+        }
     }
 }
