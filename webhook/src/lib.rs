@@ -11,6 +11,7 @@ pub mod admission;
 pub mod cli;
 pub mod config;
 pub mod image;
+pub mod metrics;
 pub mod policy;
 pub mod registry;
 pub mod resolve;

@@ -118,9 +118,9 @@ impl Outcome {
         }
     }
 
-    /// One log line per decision, with the images and their verdicts.
-    pub fn log(&self, span: &Span, response: &AdmissionResponse) {
-        let decision = match (self, response.allowed) {
+    /// The decision as logged and counted: skip, breakglass, deny, audit-deny, warn or allow.
+    pub fn decision(&self, response: &AdmissionResponse) -> &'static str {
+        match (self, response.allowed) {
             (Self::Skipped(_), _) => "skip",
             (Self::Breakglass(_), _) => "breakglass",
             (_, false) => "deny",
@@ -129,7 +129,12 @@ impl Outcome {
             }
             (Self::Evaluated(e), true) if e.denials.iter().any(|d| d.mode == Mode::Warn) => "warn",
             (_, true) => "allow",
-        };
+        }
+    }
+
+    /// One log line per decision, with the images and their verdicts.
+    pub fn log(&self, span: &Span, response: &AdmissionResponse) {
+        let decision = self.decision(response);
         span.record("decision", decision);
         match self {
             Self::Skipped(reason) => tracing::debug!(reason, "review skipped"),

@@ -14,6 +14,7 @@ use super::extract::{self, FoundImage};
 use super::kinds::WorkloadKind;
 use crate::config::{Config, Mode, OnUndetermined};
 use crate::image::Reference;
+use crate::metrics::ReviewRecord;
 use crate::policy::{
     FailurePolicy, ImageInput, PolicyContext, PolicyInput, PolicyStore, RequestInfo,
 };
@@ -86,6 +87,14 @@ impl Pipeline {
         let _enter = span.enter();
         span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
         outcome.log(&span, &response);
+        crate::metrics::global().admission(ReviewRecord {
+            request: req,
+            mode: self.config.effective(req.namespace.as_deref()).0,
+            endpoint,
+            outcome: &outcome,
+            response: &response,
+            elapsed: started.elapsed(),
+        });
         response
     }
 

@@ -105,6 +105,7 @@ pub async fn pipeline(
     watch: bool,
 ) -> anyhow::Result<Pipeline> {
     let config = Arc::new(config);
+    crate::metrics::global().configure_hosts(config.registries.iter().map(|r| r.host.as_str()));
     let resolver: Arc<dyn Resolve> = Arc::new(Resolver::new(&config)?);
     let access = ResolveAccess {
         resolver: resolver.clone(),

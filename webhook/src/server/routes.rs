@@ -45,13 +45,14 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
 }
 
-/// The webhook's router: `/validate`, `/mutate`, `/healthz`, `/readyz`.
+/// The webhook's router: `/validate`, `/mutate`, `/healthz`, `/readyz`, `/metrics`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/validate", post(validate))
         .route("/mutate", post(mutate))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -67,6 +68,7 @@ async fn mutate(State(state): State<AppState>, body: Bytes) -> Response {
 async fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
     match admission::decode(body) {
         Ok(request) => {
+            let _inflight = crate::metrics::global().inflight();
             let response = state.pipeline.review(&request, endpoint).await;
             Json(response.into_review()).into_response()
         }
@@ -75,6 +77,16 @@ async fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
             (StatusCode::BAD_REQUEST, err.to_string()).into_response()
         }
     }
+}
+
+/// The process's metrics in the text exposition format.
+async fn metrics() -> Response {
+    let body = crate::metrics::global().encode();
+    let content_type = [(
+        axum::http::header::CONTENT_TYPE,
+        crate::metrics::CONTENT_TYPE,
+    )];
+    (content_type, body).into_response()
 }
 
 async fn healthz() -> &'static str {

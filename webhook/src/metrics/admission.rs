@@ -1,0 +1,92 @@
+//! What one admission review adds to the metrics.
+
+use std::time::Duration;
+
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
+use kube::core::DynamicObject;
+
+use super::{kind_label, Metrics, ReviewLabels};
+use crate::admission::{Endpoint, Outcome};
+use crate::config::Mode;
+
+/// The `operation` label value.
+pub fn operation_label(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
+
+/// The registry host of a normalized reference (`host/repo:tag`), `none` when it did not parse.
+pub fn registry_of(normalized: Option<&str>) -> &str {
+    normalized
+        .and_then(|n| n.split('/').next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("none")
+}
+
+/// One review's outcome as seen by the metrics.
+pub struct ReviewRecord<'a> {
+    /// The request.
+    pub request: &'a AdmissionRequest<DynamicObject>,
+    /// The namespace's mode.
+    pub mode: Mode,
+    /// Which webhook path.
+    pub endpoint: Endpoint,
+    /// What the pipeline decided.
+    pub outcome: &'a Outcome,
+    /// The answer sent.
+    pub response: &'a AdmissionResponse,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+impl Metrics {
+    /// Records a review: its count and latency, each image's verdict, and the denials audit
+    /// mode did not enforce (counted on `/validate` only, so a mutating hook adds nothing).
+    pub fn admission(&self, record: ReviewRecord<'_>) {
+        let kind = kind_label(&record.request.kind.kind);
+        let endpoint = match record.endpoint {
+            Endpoint::Validate => "validate",
+            Endpoint::Mutate => "mutate",
+        };
+        self.review(
+            ReviewLabels {
+                kind,
+                operation: operation_label(&record.request.operation),
+                mode: record.mode.as_str(),
+                decision: record.outcome.decision(record.response),
+            },
+            endpoint,
+            record.elapsed,
+        );
+        let Outcome::Evaluated(evaluation) = record.outcome else {
+            return;
+        };
+        for image in &evaluation.images {
+            self.verdict(image.verdict, registry_of(image.normalized.as_deref()));
+        }
+        if record.endpoint == Endpoint::Validate {
+            for denial in evaluation.denials.iter().filter(|d| d.mode == Mode::Audit) {
+                self.would_deny(kind, &denial.policy);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_the_first_segment_of_the_normalized_reference() {
+        assert_eq!(registry_of(Some("docker.io/library/nginx:1")), "docker.io");
+        assert_eq!(
+            registry_of(Some("127.0.0.1:5000/a/b@sha256:x")),
+            "127.0.0.1:5000"
+        );
+        assert_eq!(registry_of(None), "none");
+    }
+}

@@ -1,0 +1,369 @@
+//! Prometheus metrics: one registry per process, served at `GET /metrics` in the text
+//! exposition format.
+//!
+//! The handle is process-global ([`global`]) rather than threaded through constructors:
+//! Prometheus scrapes a process, so one registry per process is the model anyway, and the
+//! layers that record (registry client, token cache, resolver caches, policy host, pipeline)
+//! are built in many places (CLI, server, tests) that would otherwise all change signature.
+//! [`Metrics::new`] still builds a private instance for unit tests.
+
+mod admission;
+mod labels;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::verdict::VerdictClass;
+pub use admission::{operation_label, registry_of, ReviewRecord};
+pub use labels::*;
+
+/// The content type of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Buckets for request latencies, 1 ms to 10 s.
+fn latency() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ])
+}
+
+/// Why a policy call gave no usable answer, as a label value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyFailure {
+    /// The guest trapped or the host failed.
+    Trap,
+    /// The call ran past its deadline.
+    Timeout,
+    /// The answer broke the contract.
+    InvalidOutput,
+}
+
+/// A cache outcome, as a label value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheResult {
+    /// Answered from the cache.
+    Hit,
+    /// Asked the registry.
+    Miss,
+    /// A recent `landed` served because the registry failed now.
+    Stale,
+}
+
+/// Every family landed exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    hosts: HostLabels,
+    reviews: Family<ReviewLabels, Counter>,
+    admission_duration: Histograms<EndpointLabels>,
+    verdicts: Family<VerdictLabels, Counter>,
+    would_deny: Family<WouldDenyLabels, Counter>,
+    inflight: Gauge,
+    registry_duration: Histograms<RegistryLabels>,
+    registry_errors: Family<RegistryErrorLabels, Counter>,
+    token_fetches: Family<TokenLabels, Counter>,
+    cache: Family<CacheLabels, Counter>,
+    policy_duration: Histograms<PolicyLabels>,
+    policy_failures: Family<PolicyFailureLabels, Counter>,
+    availability: Family<AvailabilityLabels, Gauge>,
+    scans: Family<ScanLabels, Counter>,
+}
+
+/// The process's metrics.
+pub fn global() -> &'static Metrics {
+    static GLOBAL: OnceLock<Metrics> = OnceLock::new();
+    GLOBAL.get_or_init(Metrics::new)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered (and build info set).
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("landed");
+        let m = Self {
+            registry: Registry::default(),
+            hosts: HostLabels::default(),
+            reviews: Family::default(),
+            admission_duration: Family::new_with_constructor(latency),
+            verdicts: Family::default(),
+            would_deny: Family::default(),
+            inflight: Gauge::default(),
+            registry_duration: Family::new_with_constructor(latency),
+            registry_errors: Family::default(),
+            token_fetches: Family::default(),
+            cache: Family::default(),
+            policy_duration: Family::new_with_constructor(latency),
+            policy_failures: Family::default(),
+            availability: Family::default(),
+            scans: Family::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "reviews",
+            "Admission reviews by kind, operation, mode and decision",
+            m.reviews.clone(),
+        );
+        r.register_with_unit(
+            "admission_duration",
+            "Time to answer one admission review",
+            Unit::Seconds,
+            m.admission_duration.clone(),
+        );
+        r.register(
+            "verdicts",
+            "Image verdicts on the admission path by class and registry host",
+            m.verdicts.clone(),
+        );
+        r.register(
+            "audit_would_deny",
+            "Denials recorded but not enforced (audit mode) by kind and policy",
+            m.would_deny.clone(),
+        );
+        r.register(
+            "inflight_reviews",
+            "Admission reviews being answered now",
+            m.inflight.clone(),
+        );
+        r.register_with_unit(
+            "registry_request_duration",
+            "Registry manifest requests by registry host",
+            Unit::Seconds,
+            m.registry_duration.clone(),
+        );
+        r.register(
+            "registry_errors",
+            "Registry requests that failed, by host and verdict class",
+            m.registry_errors.clone(),
+        );
+        r.register(
+            "registry_token_fetches",
+            "Bearer token fetches from registry token servers, by host and result",
+            m.token_fetches.clone(),
+        );
+        r.register(
+            "cache_lookups",
+            "Resolver cache lookups: hit, miss, or stale (served because the registry failed)",
+            m.cache.clone(),
+        );
+        r.register_with_unit(
+            "policy_duration",
+            "Policy calls by policy",
+            Unit::Seconds,
+            m.policy_duration.clone(),
+        );
+        r.register(
+            "policy_failures",
+            "Policy calls without a usable answer, by policy and reason",
+            m.policy_failures.clone(),
+        );
+        r.register(
+            "image_availability",
+            "Verdict of each workload container's image from the last audit scan (1 = current)",
+            m.availability.clone(),
+        );
+        r.register(
+            "audit_scans",
+            "Background audit scans by result",
+            m.scans.clone(),
+        );
+        r.register(
+            "build",
+            "Build information",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            }),
+        );
+        Self { registry, ..m }
+    }
+
+    /// Declares the configured registry hosts, which are always labelled by name.
+    pub fn configure_hosts<'a>(&self, hosts: impl IntoIterator<Item = &'a str>) {
+        self.hosts.configure(hosts);
+    }
+
+    /// The bounded label value for a registry host.
+    pub fn host_label(&self, host: &str) -> String {
+        self.hosts.label(host)
+    }
+
+    /// The exposition text (OpenMetrics, which Prometheus reads).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Records one answered review.
+    pub fn review(&self, labels: ReviewLabels, endpoint: &'static str, elapsed: Duration) {
+        self.reviews.get_or_create(&labels).inc();
+        self.admission_duration
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one image verdict on the admission path.
+    pub fn verdict(&self, class: VerdictClass, host: &str) {
+        let registry = self.host_label(host);
+        self.verdicts
+            .get_or_create(&VerdictLabels {
+                class: class.as_str(),
+                registry,
+            })
+            .inc();
+    }
+
+    /// Records a denial that audit mode did not enforce.
+    pub fn would_deny(&self, kind: &str, policy: &str) {
+        self.would_deny
+            .get_or_create(&WouldDenyLabels {
+                kind: kind_label(kind),
+                policy: policy.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a review in flight until the guard is dropped.
+    pub fn inflight(&self) -> InflightGuard<'_> {
+        self.inflight.inc();
+        InflightGuard(&self.inflight)
+    }
+
+    /// Records one registry request and, when it failed, its class.
+    pub fn registry_request(&self, host: &str, elapsed: Duration, error: Option<VerdictClass>) {
+        let registry = self.host_label(host);
+        self.registry_duration
+            .get_or_create(&RegistryLabels {
+                registry: registry.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        if let Some(class) = error {
+            self.registry_errors
+                .get_or_create(&RegistryErrorLabels {
+                    registry,
+                    class: class.as_str(),
+                })
+                .inc();
+        }
+    }
+
+    /// Records one token fetch.
+    pub fn token_fetch(&self, host: &str, ok: bool) {
+        let registry = self.host_label(host);
+        let result = if ok { "ok" } else { "error" };
+        self.token_fetches
+            .get_or_create(&TokenLabels { registry, result })
+            .inc();
+    }
+
+    /// Records one cache outcome.
+    pub fn cache(&self, result: CacheResult) {
+        let result = match result {
+            CacheResult::Hit => "hit",
+            CacheResult::Miss => "miss",
+            CacheResult::Stale => "stale",
+        };
+        self.cache.get_or_create(&CacheLabels { result }).inc();
+    }
+
+    /// Records one policy call and, when it gave no usable answer, why.
+    pub fn policy_call(&self, policy: &str, elapsed: Duration, failure: Option<PolicyFailure>) {
+        self.policy_duration
+            .get_or_create(&PolicyLabels {
+                policy: policy.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+        if let Some(failure) = failure {
+            let reason = match failure {
+                PolicyFailure::Trap => "trap",
+                PolicyFailure::Timeout => "timeout",
+                PolicyFailure::InvalidOutput => "invalid_output",
+            };
+            self.policy_failures
+                .get_or_create(&PolicyFailureLabels {
+                    policy: policy.to_owned(),
+                    reason,
+                })
+                .inc();
+        }
+    }
+
+    /// Replaces every `landed_image_availability` series with the given ones (value 1).
+    pub fn set_availability(&self, series: impl IntoIterator<Item = AvailabilityLabels>) {
+        self.availability.clear();
+        for labels in series {
+            self.availability.get_or_create(&labels).set(1);
+        }
+    }
+
+    /// Records one background scan.
+    pub fn audit_scan(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.scans.get_or_create(&ScanLabels { result }).inc();
+    }
+}
+
+/// Decrements the in-flight gauge when dropped.
+#[derive(Debug)]
+pub struct InflightGuard<'a>(&'a Gauge);
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_named_and_build_info_is_set() {
+        let m = Metrics::new();
+        m.review(
+            ReviewLabels {
+                kind: "Pod",
+                operation: "CREATE",
+                mode: "enforce",
+                decision: "deny",
+            },
+            "validate",
+            Duration::from_millis(3),
+        );
+        m.verdict(VerdictClass::Absent, "reg.example");
+        let text = m.encode();
+        assert!(text.contains("landed_reviews_total{kind=\"Pod\",operation=\"CREATE\",mode=\"enforce\",decision=\"deny\"} 1"), "{text}");
+        assert!(text.contains("landed_build_info{version=\""), "{text}");
+        assert!(
+            text.contains("landed_admission_duration_seconds_count{endpoint=\"validate\"} 1"),
+            "{text}"
+        );
+        assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    }
+
+    #[test]
+    fn inflight_goes_back_down() {
+        let m = Metrics::new();
+        {
+            let _a = m.inflight();
+            let _b = m.inflight();
+            assert_eq!(m.inflight.get(), 2);
+        }
+        assert_eq!(m.inflight.get(), 0);
+    }
+}
