@@ -160,7 +160,7 @@ async fn tokens_are_reused_per_scope_and_refetched_after_expiry() {
     let logs = LogBuffer::install();
     let fake = Fake::start().await;
     *fake.auth.lock().expect("lock") = Auth::Bearer {
-        expires_in: 2,
+        expires_in: 4,
         basic: None,
     };
     for tag in 0..5 {
@@ -178,8 +178,8 @@ async fn tokens_are_reused_per_scope_and_refetched_after_expiry() {
     check(&resolver, "fake.test/tok/other:t0").await;
     assert_eq!(fake.tokens(), 2, "another repository is another scope");
 
-    // expires_in 2s is kept 1s: after that a fresh token is fetched.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // expires_in 4s is kept 2s: after that a fresh token is fetched.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
     fake.push_image("tok/app", Some("late"), "late");
     let v = check(&resolver, "fake.test/tok/app:late").await;
     assert_eq!(v.class, VerdictClass::Landed, "{v:?}");
@@ -204,7 +204,7 @@ async fn rate_limit_backs_off_without_asking_again() {
     assert_eq!(v.class, VerdictClass::RateLimited, "{v:?}");
     assert!(v.detail.contains("backing off"), "{v:?}");
     assert_eq!(fake.manifests(), before, "no request during the back-off");
-    assert!(started.elapsed() < Duration::from_millis(100));
+    assert!(started.elapsed() < Duration::from_millis(500));
 }
 
 #[tokio::test]
@@ -241,7 +241,8 @@ async fn slow_registry_is_unavailable_within_the_deadline() {
     let took = started.elapsed();
     assert_eq!(v.class, VerdictClass::Unavailable, "{v:?}");
     assert!(v.detail.contains("no answer within"), "{v:?}");
-    assert!(took < Duration::from_millis(600), "took {took:?}");
+    // The registry would take 5 s; the answer comes at the 400 ms deadline (slack for load).
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
 }
 
 #[tokio::test]
@@ -289,7 +290,7 @@ async fn stale_if_error_serves_the_last_landed_answer() {
 async fn absent_is_cached_briefly_errors_never() {
     let fake = Fake::start().await;
     let resolver = Resolver::new(&config(&fake, |c| {
-        c.cache.absent_ttl = Duration::from_millis(300);
+        c.cache.absent_ttl = Duration::from_millis(800);
     }))
     .expect("resolver");
     assert_eq!(
@@ -303,7 +304,7 @@ async fn absent_is_cached_briefly_errors_never() {
     );
     assert_eq!(fake.manifests(), after_first, "absent served from cache");
     fake.push_image("app", Some("v1"), "x");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(
         check(&resolver, "fake.test/app:v1").await.class,
         VerdictClass::Landed
