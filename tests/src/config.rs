@@ -85,6 +85,10 @@ pub struct LandedConfig {
     pub deep_check: Option<bool>,
     /// `server.webhookTimeout`.
     pub webhook_timeout: Option<Duration>,
+    /// `server.tlsCertFile`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// `server.tlsKeyFile`.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl LandedConfig {
@@ -129,8 +133,20 @@ impl LandedConfig {
                 let _ = writeln!(out, "  deepCheck: {deep}");
             }
         }
-        if let Some(timeout) = self.webhook_timeout {
-            let _ = writeln!(out, "server:\n  webhookTimeout: {}ms", timeout.as_millis());
+        if self.webhook_timeout.is_some()
+            || self.tls_cert_file.is_some()
+            || self.tls_key_file.is_some()
+        {
+            out.push_str("server:\n");
+            if let Some(timeout) = self.webhook_timeout {
+                let _ = writeln!(out, "  webhookTimeout: {}ms", timeout.as_millis());
+            }
+            if let Some(path) = &self.tls_cert_file {
+                let _ = writeln!(out, "  tlsCertFile: {}", quote(&path.display().to_string()));
+            }
+            if let Some(path) = &self.tls_key_file {
+                let _ = writeln!(out, "  tlsKeyFile: {}", quote(&path.display().to_string()));
+            }
         }
         if out.is_empty() {
             out.push_str("{}\n");

@@ -188,6 +188,23 @@ impl CheckRun {
         results.pop().context("one result")
     }
 
+    /// Asserts the run checked one image whose verdict is `verdict`, and returns it.
+    ///
+    /// # Panics
+    /// When it is not so, with the whole run in the message (a test assertion).
+    pub fn assert_single_verdict(&self, verdict: &str) -> CheckResult {
+        match self.single() {
+            Ok(result) if result.verdict == verdict => result,
+            Ok(result) => panic!(
+                "expected verdict {verdict}, got {} (detail {:?})\n{}",
+                result.verdict,
+                result.detail,
+                self.output.describe()
+            ),
+            Err(err) => panic!("expected verdict {verdict}: {err:#}"),
+        }
+    }
+
     /// The result for `reference` as given on the command line.
     pub fn result_for(&self, reference: &str) -> Result<CheckResult> {
         self.results()?
@@ -296,6 +313,16 @@ impl Landed {
     pub fn prepend_path(&mut self, dir: &Path) {
         let path = format!("{}:/usr/bin:/bin", dir.display());
         self.env.insert("PATH".to_owned(), path);
+    }
+
+    /// The environment every run gets.
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
+    }
+
+    /// The secrets registered so far.
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
     }
 
     /// Registers a secret that must never appear in any run's output.

@@ -16,12 +16,15 @@ pub mod admin;
 pub mod config;
 pub mod docker_config;
 pub mod fakes;
+pub mod gar;
 pub mod images;
 pub mod landed;
 pub mod pki;
 pub mod registry;
 pub mod review;
 pub mod runtime;
+pub mod scenario;
+pub mod server;
 pub mod tarball;
 pub mod tools;
 

@@ -124,9 +124,10 @@ impl FakeGoogleOAuth {
     }
 }
 
-/// The claims (middle part) of a JWT, without checking its signature.
+/// The claims (middle part) of a JWT, without checking its signature. Padded base64url (as
+/// gcp_auth writes it) is accepted too.
 pub fn decode_jwt_claims(jwt: &str) -> Option<Value> {
-    let payload = jwt.split('.').nth(1)?;
+    let payload = jwt.split('.').nth(1)?.trim_end_matches('=');
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
 }
 

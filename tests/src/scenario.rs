@@ -1,0 +1,47 @@
+//! Common starting points: a registry and a `landed` user already configured to reach it.
+
+use anyhow::Result;
+
+use crate::config::{LandedConfig, RegistryEntry};
+use crate::landed::Landed;
+use crate::registry::{Registry, RegistryAuth, RegistryOptions};
+
+/// Exit code: every image landed.
+pub const EXIT_LANDED: i32 = 0;
+/// Exit code: some image absent or digest_mismatch.
+pub const EXIT_ABSENT: i32 = 1;
+/// Exit code: usage error or invalid_reference.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: some image undetermined (unauthorized, forbidden, rate_limited, unavailable).
+pub const EXIT_UNDETERMINED: i32 = 3;
+
+/// An anonymous plain-HTTP registry, and a user whose landed.yaml maps its host to it with
+/// `insecureHttp: true`.
+pub fn plain_registry() -> Result<(Registry, Landed)> {
+    let registry = Registry::start(RegistryOptions::default())?;
+    let mut landed = Landed::new()?;
+    landed.set_config(&LandedConfig::with_registries(vec![
+        RegistryEntry::for_registry(&registry),
+    ]))?;
+    Ok((registry, landed))
+}
+
+/// An HTTPS registry (private CA) with one htpasswd user, and a user whose landed.yaml trusts
+/// the CA (`caFile`) but who has no credentials yet.
+pub fn tls_basic_registry(user: &str, password: &str) -> Result<(Registry, Landed)> {
+    let registry = Registry::start(RegistryOptions {
+        tls: true,
+        auth: RegistryAuth::Htpasswd {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        },
+        ..RegistryOptions::default()
+    })?;
+    let mut landed = Landed::new()?;
+    let ca = registry.write_ca(landed.home())?;
+    landed.set_config(&LandedConfig::with_registries(vec![
+        RegistryEntry::for_registry(&registry).ca_file(ca),
+    ]))?;
+    landed.add_secret(password);
+    Ok((registry, landed))
+}
