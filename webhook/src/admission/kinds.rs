@@ -113,7 +113,7 @@ impl WorkloadKind {
     }
 
     /// Decodes `object` as this kind and returns its pod spec with the path leading to it.
-    pub fn pod_spec(self, object: serde_json::Value) -> Result<FoundSpec, DecodeError> {
+    pub fn pod_spec(self, object: &serde_json::Value) -> Result<FoundSpec, DecodeError> {
         const TEMPLATE: &str = "spec.template.spec";
         let (prefix, spec) = match self {
             Self::Pod => ("spec", decode::<Pod>(self, object)?.spec),
@@ -169,9 +169,10 @@ impl WorkloadKind {
 
 fn decode<T: DeserializeOwned>(
     kind: WorkloadKind,
-    object: serde_json::Value,
+    object: &serde_json::Value,
 ) -> Result<T, DecodeError> {
-    serde_json::from_value(object).map_err(|source| DecodeError {
+    // Deserializing from a borrowed Value avoids copying the whole object.
+    T::deserialize(object).map_err(|source| DecodeError {
         kind: kind.kind(),
         source,
     })
@@ -210,7 +211,7 @@ mod tests {
             "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
                 "containers": [{"name": "a", "image": "busybox"}]}}}}}
         });
-        let found = WorkloadKind::CronJob.pod_spec(object).expect("decodes");
+        let found = WorkloadKind::CronJob.pod_spec(&object).expect("decodes");
         assert_eq!(found.prefix, "spec.jobTemplate.spec.template.spec");
         assert_eq!(
             found.spec.expect("spec").containers[0].image.as_deref(),
@@ -222,7 +223,7 @@ mod tests {
     fn a_mistyped_object_is_a_decode_error_naming_the_kind() {
         let object = serde_json::json!({"spec": {"template": {"spec": {"containers": "nope"}}}});
         let err = WorkloadKind::Deployment
-            .pod_spec(object)
+            .pod_spec(&object)
             .expect_err("must fail");
         assert!(
             err.to_string().starts_with("cannot decode Deployment:"),

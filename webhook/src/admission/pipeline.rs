@@ -18,7 +18,7 @@ use crate::metrics::ReviewRecord;
 use crate::policy::{
     FailurePolicy, ImageInput, PolicyContext, PolicyInput, PolicyStore, RequestInfo,
 };
-use crate::resolve::{LookupContext, Resolve};
+use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
 
 /// Which webhook path a review came in on.
@@ -64,6 +64,27 @@ impl Pipeline {
         &self.policies
     }
 
+    /// The config it reviews with.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    /// The resolver it asks.
+    pub fn resolver(&self) -> &Arc<dyn Resolve> {
+        &self.resolver
+    }
+
+    /// The same pipeline asking another resolver (the audit scan answers from prefetched
+    /// verdicts).
+    pub fn with_resolver(&self, resolver: Arc<dyn Resolve>) -> Self {
+        Self {
+            config: self.config.clone(),
+            resolver,
+            policies: self.policies.clone(),
+            own_namespace: self.own_namespace.clone(),
+        }
+    }
+
     /// Reviews one request; the response's uid is always the request's.
     pub async fn review(
         &self,
@@ -98,7 +119,12 @@ impl Pipeline {
         response
     }
 
-    async fn evaluate(&self, req: &AdmissionRequest<DynamicObject>, endpoint: Endpoint) -> Outcome {
+    /// What the steps find for a request, before it becomes a response (no log, no metric).
+    pub async fn evaluate(
+        &self,
+        req: &AdmissionRequest<DynamicObject>,
+        endpoint: Endpoint,
+    ) -> Outcome {
         if !matches!(req.operation, Operation::Create | Operation::Update) {
             return Outcome::Skipped("operation not reviewed");
         }
@@ -123,7 +149,7 @@ impl Pipeline {
             Ok(value) => value,
             Err(err) => return Outcome::decode_failure(mode, err.to_string()),
         };
-        let found = match kind.pod_spec(object.clone()) {
+        let found = match kind.pod_spec(&object) {
             Ok(found) => found,
             Err(err) => return Outcome::decode_failure(mode, err.to_string()),
         };
@@ -187,7 +213,7 @@ impl Pipeline {
         req.old_object
             .as_ref()
             .and_then(|old| serde_json::to_value(old).ok())
-            .and_then(|old| kind.pod_spec(old).ok())
+            .and_then(|old| kind.pod_spec(&old).ok())
             .and_then(|found| Some(extract::images(found.prefix, found.spec.as_ref()?)))
             .unwrap_or_default()
     }
@@ -201,8 +227,12 @@ impl Pipeline {
         for reference in parsed.iter().flatten() {
             unique.entry(reference.to_string()).or_insert(reference);
         }
+        // The resolver answers by the deadline itself (with a stale answer when it has one);
+        // the guard a little later only protects against a resolver that breaks that promise.
+        let guard = deadline + DEADLINE_GUARD;
         let lookups = unique.into_iter().map(|(key, reference)| async move {
-            let verdict = tokio::time::timeout_at(deadline, self.resolver.resolve(reference, ctx))
+            let lookup = self.resolver.resolve_until(reference, ctx, deadline);
+            let verdict = tokio::time::timeout_at(guard, lookup)
                 .await
                 .unwrap_or_else(|_| no_answer(budget));
             (key, verdict)
@@ -287,15 +317,8 @@ impl Pipeline {
     }
 }
 
-fn no_answer(budget: Duration) -> Verdict {
-    Verdict::new(
-        VerdictClass::Unavailable,
-        format!(
-            "no answer from the registry within {}s",
-            budget.as_secs_f64()
-        ),
-    )
-}
+/// How long past the review deadline a resolver may take before the pipeline stops waiting.
+const DEADLINE_GUARD: Duration = Duration::from_millis(50);
 
 fn request_info(
     req: &AdmissionRequest<DynamicObject>,

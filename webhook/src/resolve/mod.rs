@@ -43,8 +43,7 @@ pub struct LookupContext {
 
 /// Anything that can give a verdict for an image.
 ///
-/// Implementations must answer by themselves in bounded time; the admission pipeline also
-/// wraps every call in the review's deadline.
+/// Implementations must answer by themselves in bounded time.
 pub trait Resolve: Send + Sync {
     /// The verdict for `reference` as seen with `ctx`'s credentials.
     fn resolve<'a>(
@@ -52,6 +51,35 @@ pub trait Resolve: Send + Sync {
         reference: &'a Reference,
         ctx: &'a LookupContext,
     ) -> BoxFuture<'a, Verdict>;
+
+    /// The verdict, answered by `deadline` at the latest: what is not known by then is
+    /// `unavailable`. Implementations that can do better (a stale cached answer) override it.
+    fn resolve_until<'a>(
+        &'a self,
+        reference: &'a Reference,
+        ctx: &'a LookupContext,
+        deadline: tokio::time::Instant,
+    ) -> BoxFuture<'a, Verdict> {
+        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
+        Box::pin(async move {
+            tokio::time::timeout_at(deadline, self.resolve(reference, ctx))
+                .await
+                .unwrap_or_else(|_| no_answer(budget))
+        })
+    }
+}
+
+/// The verdict for a lookup cut off by its deadline.
+pub fn no_answer(budget: Duration) -> Verdict {
+    // Rounded to the millisecond: the budget is measured a moment after the deadline was set.
+    let millis = (budget + Duration::from_micros(500)).as_millis();
+    Verdict::new(
+        crate::verdict::VerdictClass::Unavailable,
+        format!(
+            "no answer from the registry within {}s",
+            millis as f64 / 1000.0
+        ),
+    )
 }
 
 /// Budgets for one review's lookups (`resolve:` in landed.yaml).

@@ -81,10 +81,7 @@ impl Resolver {
         let budget = deadline.saturating_duration_since(started);
         let verdict = match tokio::time::timeout_at(deadline, self.verdict(reference, ctx)).await {
             Ok(v) => v,
-            Err(_) => Verdict::new(
-                VerdictClass::Unavailable,
-                format!("no answer within {budget:?}"),
-            ),
+            Err(_) => Verdict::new(VerdictClass::Unavailable, super::no_answer(budget).detail),
         };
         let normalized = reference.to_string();
         let verdict = match verdict.class {
@@ -304,6 +301,15 @@ impl Resolve for Resolver {
         ctx: &'a LookupContext,
     ) -> BoxFuture<'a, Verdict> {
         let deadline = Instant::now() + self.inner.config.deadline;
-        Box::pin(self.resolve_until(reference, ctx, deadline))
+        Box::pin(Resolver::resolve_until(self, reference, ctx, deadline))
+    }
+
+    fn resolve_until<'a>(
+        &'a self,
+        reference: &'a Reference,
+        ctx: &'a LookupContext,
+        deadline: Instant,
+    ) -> BoxFuture<'a, Verdict> {
+        Box::pin(Resolver::resolve_until(self, reference, ctx, deadline))
     }
 }
