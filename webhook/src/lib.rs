@@ -8,6 +8,7 @@
 //! [`server`] and [`cli`] are the two ways in.
 
 pub mod admission;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod image;

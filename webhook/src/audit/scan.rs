@@ -1,0 +1,311 @@
+//! The scan: every distinct image resolved once (bounded concurrency, the shared resolver),
+//! then every workload run through the same pipeline and policies as admission.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::PodSpec;
+use kube::core::admission::AdmissionRequest;
+use kube::core::DynamicObject;
+use serde::Serialize;
+
+use super::inventory::Workload;
+use super::AuditError;
+use crate::admission::{self, extract, Endpoint, Outcome, Pipeline};
+use crate::config::Mode;
+use crate::image::Reference;
+use crate::resolve::{LookupContext, Resolve};
+use crate::verdict::{Verdict, VerdictClass};
+
+/// Told how far the scan got (a progress bar, or nothing).
+pub trait Progress: Send + Sync {
+    /// A phase with `total` steps begins.
+    fn begin(&self, phase: &'static str, total: usize);
+    /// One step is done.
+    fn advance(&self);
+    /// The scan is over.
+    fn end(&self);
+}
+
+/// Reports nothing.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Progress for Silent {
+    fn begin(&self, _: &'static str, _: usize) {}
+    fn advance(&self) {}
+    fn end(&self) {}
+}
+
+/// What enforce mode would do with a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Admitted.
+    Allow,
+    /// Denied by at least one policy.
+    Deny,
+    /// Let through by the breakglass annotation.
+    Breakglass,
+}
+
+/// One policy's "no".
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DenialRow {
+    /// The policy.
+    pub policy: String,
+    /// Its message.
+    pub message: String,
+}
+
+/// One container image of a workload with its verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImageRow {
+    /// Container name.
+    pub container: String,
+    /// JSON path of the image field.
+    pub path: String,
+    /// The reference as written.
+    pub reference: String,
+    /// The normalized reference, when it parsed.
+    pub normalized: Option<String>,
+    /// The verdict class.
+    pub verdict: VerdictClass,
+    /// The manifest digest, when known.
+    pub digest: Option<String>,
+    /// Evidence.
+    pub detail: String,
+}
+
+/// What the scan found for one workload.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Namespace.
+    pub namespace: String,
+    /// Kind.
+    pub kind: &'static str,
+    /// API version of the kind (`apps/v1`).
+    pub api_version: String,
+    /// Name.
+    pub name: String,
+    /// Uid, when known.
+    pub uid: Option<String>,
+    /// How many listed objects it stands for besides itself (pods, replica sets, jobs).
+    pub owned: usize,
+    /// The mode configured for its namespace (the scan reports what enforce would do).
+    pub mode: Mode,
+    /// What enforce mode would do.
+    pub decision: Decision,
+    /// The denials, in policy order.
+    pub denials: Vec<DenialRow>,
+    /// Warnings the client would see.
+    pub warnings: Vec<String>,
+    /// Every image with its verdict.
+    pub images: Vec<ImageRow>,
+}
+
+/// The whole scan.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Findings {
+    /// One entry per reported workload, in listing order.
+    pub workloads: Vec<Finding>,
+    /// Workloads not reviewed (excluded namespace, no pod spec, no images).
+    pub skipped: usize,
+    /// Distinct lookups made (image × credentials).
+    pub lookups: usize,
+}
+
+impl Findings {
+    /// Exit code like `landed check` (2 > 1 > 3 > 0): 2 when an image reference is invalid,
+    /// 1 when something would be denied, 3 when a verdict is undetermined, else 0.
+    pub fn exit_code(&self) -> u8 {
+        let images = || self.workloads.iter().flat_map(|w| &w.images);
+        if images().any(|i| i.verdict == VerdictClass::InvalidReference) {
+            2
+        } else if self.workloads.iter().any(|w| w.decision == Decision::Deny) {
+            1
+        } else if images().any(|i| i.verdict.is_undetermined()) {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// The lookup a pod spec's images are resolved with (as the admission pipeline builds it).
+fn lookup_context(namespace: &str, spec: &PodSpec) -> LookupContext {
+    LookupContext {
+        namespace: Some(namespace.to_owned()),
+        pull_secrets: spec
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|s| s.name.clone())
+            .collect(),
+        service_account: Some(
+            spec.service_account_name
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+        ),
+    }
+}
+
+type Key = (String, LookupContext);
+
+/// Answers from verdicts resolved beforehand; anything else goes to the real resolver.
+struct Prefetched {
+    verdicts: HashMap<Key, Verdict>,
+    fallback: Arc<dyn Resolve>,
+}
+
+impl Resolve for Prefetched {
+    fn resolve<'a>(
+        &'a self,
+        reference: &'a Reference,
+        ctx: &'a LookupContext,
+    ) -> BoxFuture<'a, Verdict> {
+        match self.verdicts.get(&(reference.to_string(), ctx.clone())) {
+            Some(v) => Box::pin(futures::future::ready(v.clone())),
+            None => self.fallback.resolve(reference, ctx),
+        }
+    }
+}
+
+/// Scans `workloads` (already collapsed to their roots) with `pipeline`'s config, resolver
+/// and policies, at most `concurrency` lookups at a time.
+pub async fn scan(
+    pipeline: &Pipeline,
+    workloads: Vec<Workload>,
+    concurrency: usize,
+    progress: &dyn Progress,
+) -> Result<Findings, AuditError> {
+    let mut wanted: HashMap<Key, Reference> = HashMap::new();
+    let config = pipeline.config();
+    // Excluded namespaces are skipped by the pipeline; their images need no lookup.
+    let included = workloads
+        .iter()
+        .filter(|w| !config.is_excluded(Some(&w.namespace), None));
+    for w in included {
+        let Ok(found) = w.kind.pod_spec(&w.object) else {
+            continue;
+        };
+        let Some(spec) = found.spec else { continue };
+        let ctx = lookup_context(&w.namespace, &spec);
+        for image in extract::images(found.prefix, &spec) {
+            if let Ok(reference) = Reference::parse(&image.image) {
+                wanted
+                    .entry((reference.to_string(), ctx.clone()))
+                    .or_insert(reference);
+            }
+        }
+    }
+    progress.begin("resolving images", wanted.len());
+    let resolver = pipeline.resolver().clone();
+    let verdicts: HashMap<Key, Verdict> = futures::stream::iter(wanted)
+        .map(|(key, reference)| {
+            let resolver = resolver.clone();
+            async move {
+                let verdict = resolver.resolve(&reference, &key.1).await;
+                progress.advance();
+                (key, verdict)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let lookups = verdicts.len();
+    let audit = pipeline.with_resolver(Arc::new(Prefetched {
+        verdicts,
+        fallback: resolver,
+    }));
+    progress.begin("evaluating workloads", workloads.len());
+    let mut findings = Findings {
+        lookups,
+        ..Findings::default()
+    };
+    for w in workloads {
+        let request = request_for(&w)?;
+        let outcome = audit.evaluate(&request, Endpoint::Validate).await;
+        progress.advance();
+        match finding(&w, audit.config().effective(Some(&w.namespace)).0, outcome) {
+            Some(f) => findings.workloads.push(f),
+            None => findings.skipped += 1,
+        }
+    }
+    progress.end();
+    Ok(findings)
+}
+
+/// A CREATE review of the workload as it is, as the API server would send it (dry run).
+fn request_for(w: &Workload) -> Result<AdmissionRequest<DynamicObject>, AuditError> {
+    let api_version = w.object["apiVersion"].as_str().unwrap_or("v1");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let review = serde_json::json!({
+        "apiVersion": admission::review::API_VERSION,
+        "kind": admission::review::KIND,
+        "request": {
+            "uid": format!("landed-audit-{}", w.uid.as_deref().unwrap_or(&w.name)),
+            "kind": {"group": group, "version": version, "kind": w.kind.kind()},
+            "resource": {"group": group, "version": version, "resource": w.kind.resource()},
+            "name": w.name,
+            "namespace": w.namespace,
+            "operation": "CREATE",
+            "userInfo": {"username": "landed-audit"},
+            "object": w.object,
+            "dryRun": true,
+        }
+    });
+    let body = serde_json::to_vec(&review).map_err(AuditError::Encode)?;
+    admission::decode(&body).map_err(AuditError::Review)
+}
+
+fn finding(w: &Workload, mode: Mode, outcome: Outcome) -> Option<Finding> {
+    let (decision, evaluation) = match outcome {
+        Outcome::Skipped(_) => return None,
+        Outcome::Breakglass(reason) => (
+            Decision::Breakglass,
+            admission::Evaluation {
+                warnings: vec![format!("breakglass: {reason}")],
+                ..Default::default()
+            },
+        ),
+        Outcome::Evaluated(e) if e.denials.is_empty() => (Decision::Allow, e),
+        Outcome::Evaluated(e) => (Decision::Deny, e),
+    };
+    Some(Finding {
+        namespace: w.namespace.clone(),
+        kind: w.kind.kind(),
+        api_version: w.object["apiVersion"].as_str().unwrap_or("v1").to_owned(),
+        name: w.name.clone(),
+        uid: w.uid.clone(),
+        owned: w.owned,
+        mode,
+        decision,
+        denials: evaluation
+            .denials
+            .into_iter()
+            .map(|d| DenialRow {
+                policy: d.policy,
+                message: d.message,
+            })
+            .collect(),
+        warnings: evaluation.warnings,
+        images: evaluation
+            .images
+            .into_iter()
+            .map(|i| ImageRow {
+                container: i.container,
+                path: i.path,
+                reference: i.reference,
+                normalized: i.normalized,
+                verdict: i.verdict,
+                digest: i.digest,
+                detail: i.detail,
+            })
+            .collect(),
+    })
+}
