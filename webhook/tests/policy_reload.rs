@@ -148,7 +148,7 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
     );
     let config_path = dir.path().join("landed.yaml");
     let config = Config::from_yaml(&yaml, &config_path).unwrap();
-    let host = PolicyHost::from_config(&config, Some(&config_path), None)
+    let host = PolicyHost::from_config(&config, Some(&config_path), None, None)
         .await
         .unwrap();
     let store = host.store();
@@ -171,7 +171,7 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
 #[tokio::test]
 async fn default_config_loads_the_built_ins_from_the_dev_checkout() {
     policy_support::builtin("require-landed");
-    let host = PolicyHost::from_config(&Config::default(), None, None)
+    let host = PolicyHost::from_config(&Config::default(), None, None, None)
         .await
         .unwrap();
     let status = host.store().status();

@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 
 use crate::admission::Pipeline;
 use crate::config::Config;
-use crate::policy::{PolicyHost, ResolveAccess, RELOAD_INTERVAL};
+use crate::policy::{FetchPolicy, OciFetcher, PolicyHost, ResolveAccess, RELOAD_INTERVAL};
 use crate::resolve::{Resolve, Resolver};
 
 /// Kubernetes admission webhook that refuses images that never landed in their registry.
@@ -110,12 +110,15 @@ pub async fn pipeline(
 ) -> anyhow::Result<Pipeline> {
     let config = Arc::new(config);
     crate::metrics::global().configure_hosts(config.registries.iter().map(|r| r.host.as_str()));
-    let resolver: Arc<dyn Resolve> = Arc::new(Resolver::new(&config)?);
+    let registry = Resolver::new(&config)?;
+    let fetcher: Arc<dyn FetchPolicy> = Arc::new(OciFetcher::new(registry.clone()));
+    let resolver: Arc<dyn Resolve> = Arc::new(registry);
     let access = ResolveAccess {
         resolver: resolver.clone(),
         budget: config.resolve.deadline,
     };
-    let host = Arc::new(PolicyHost::from_config(&config, config_path, Some(access)).await?);
+    let host =
+        Arc::new(PolicyHost::from_config(&config, config_path, Some(access), Some(fetcher)).await?);
     for status in host.store().status().iter().filter(|s| !s.loaded) {
         tracing::error!(
             policy = %status.name,

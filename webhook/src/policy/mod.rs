@@ -5,6 +5,7 @@ mod contract;
 mod engine;
 mod host;
 mod loader;
+mod oci;
 mod reload;
 mod store;
 mod wasm;
@@ -20,6 +21,7 @@ pub use loader::{
     builtin_file, default_entries, policy_dir, FetchPolicy, PolicyConfig, PolicyLoader, Source,
     BUILTINS, DEV_POLICY_DIR, POLICY_DIR_ENV, SYSTEM_POLICY_DIR,
 };
+pub use oci::OciFetcher;
 pub use reload::{PolicyHost, RELOAD_INTERVAL};
 pub use store::{PolicyStatus, PolicyStore};
 pub use wasm::{parse_output, LoadError, WasmPolicy};

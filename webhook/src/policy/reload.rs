@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::engine::{EngineError, PolicyEngine};
 use super::host::ResolveAccess;
-use super::loader::{self, PolicyConfig, PolicyLoader, Source};
+use super::loader::{self, FetchPolicy, PolicyConfig, PolicyLoader, Source};
 use super::wasm::{LoadError, WasmPolicy};
 use super::{PolicySet, PolicyStatus, PolicyStore};
 use crate::config::Config;
@@ -69,17 +69,22 @@ fn sha256(bytes: &[u8]) -> String {
 impl PolicyHost {
     /// Builds the engine from `config`, loads every configured policy (or the defaults),
     /// and records failures in the store's status without stopping the others.
-    /// `config_path` anchors relative `path:` entries; `resolve` serves `resolve-image`.
+    /// `config_path` anchors relative `path:` entries; `resolve` serves `resolve-image`;
+    /// `fetcher` pulls `oci:` sources.
     pub async fn from_config(
         config: &Config,
         config_path: Option<&Path>,
         resolve: Option<ResolveAccess>,
+        fetcher: Option<Arc<dyn FetchPolicy>>,
     ) -> Result<Self, EngineError> {
         let engine = PolicyEngine::new(config.policy_limits.clone())?;
         let base = config_path.and_then(Path::parent).map(Path::to_path_buf);
         let mut loader = PolicyLoader::new(engine, loader::policy_dir(config)).with_base_dir(base);
         if let Some(access) = resolve {
             loader = loader.with_resolver(access);
+        }
+        if let Some(fetcher) = fetcher {
+            loader = loader.with_fetcher(fetcher);
         }
         Ok(Self::load(loader, loader::entries(config)).await)
     }

@@ -132,7 +132,8 @@ impl RegistryClient {
         ctx: &LookupContext,
     ) -> Result<Manifest, RegistryError> {
         let ep = self.endpoint(host)?;
-        let resp = self.send(&ep, repo, Method::HEAD, reference, ctx).await?;
+        let path = format!("manifests/{reference}");
+        let resp = self.send(&ep, repo, Method::HEAD, &path, ctx).await?;
         let status = resp.status();
         if status.is_success() {
             if let Some(digest) = header(&resp, "docker-content-digest") {
@@ -165,12 +166,13 @@ impl RegistryClient {
         ctx: &LookupContext,
     ) -> Result<(Manifest, Bytes), RegistryError> {
         let ep = self.endpoint(host)?;
-        let resp = self.send(&ep, repo, Method::GET, reference, ctx).await?;
+        let path = format!("manifests/{reference}");
+        let resp = self.send(&ep, repo, Method::GET, &path, ctx).await?;
         let status = resp.status();
         let retry_after = retry_after(&resp);
         let digest = header(&resp, "docker-content-digest");
         let media = header(&resp, CONTENT_TYPE.as_str()).map(media_type);
-        let body = read_body(resp).await?;
+        let body = read_body(resp, MAX_BODY, "manifest").await?;
         if !status.is_success() {
             return Err(RegistryError::from_response(status, &body, retry_after));
         }
@@ -184,16 +186,44 @@ impl RegistryClient {
         ))
     }
 
-    /// One manifest request, authenticating as the registry asks (at most one retry).
+    /// GETs the blob `digest` of `repo` (at most `limit` bytes) and checks its sha256.
+    pub async fn blob(
+        &self,
+        host: &str,
+        repo: &str,
+        digest: &str,
+        limit: usize,
+        ctx: &LookupContext,
+    ) -> Result<Bytes, RegistryError> {
+        let ep = self.endpoint(host)?;
+        let path = format!("blobs/{digest}");
+        let resp = self.send(&ep, repo, Method::GET, &path, ctx).await?;
+        let status = resp.status();
+        let retry_after = retry_after(&resp);
+        let body = read_body(resp, limit, "blob").await?;
+        if !status.is_success() {
+            return Err(RegistryError::from_response(status, &body, retry_after));
+        }
+        let actual = format!("sha256:{:x}", Sha256::digest(&body));
+        if actual != digest {
+            return Err(RegistryError::InvalidResponse(format!(
+                "blob {digest} has content {actual}"
+            )));
+        }
+        Ok(body)
+    }
+
+    /// One request under `/v2/<repo>/` (`manifests/<ref>` or `blobs/<digest>`),
+    /// authenticating as the registry asks (at most one retry).
     async fn send(
         &self,
         ep: &Endpoint,
         repo: &str,
         method: Method,
-        reference: &str,
+        path: &str,
         ctx: &LookupContext,
     ) -> Result<reqwest::Response, RegistryError> {
-        let url = format!("{}/v2/{repo}/manifests/{reference}", ep.base);
+        let url = format!("{}/v2/{repo}/{path}", ep.base);
         let scope = format!("repository:{repo}:pull");
         let known = self.known_challenge(&ep.base);
         let mut auth = match &known {
@@ -213,15 +243,15 @@ impl RegistryClient {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| RegistryError::transport("manifest request", e))?;
+                .map_err(|e| RegistryError::transport("registry request", e))?;
             tracing::debug!(
                 registry = %ep.host,
                 repository = %repo,
-                reference = %reference,
+                path = %path,
                 method = %method,
                 status = resp.status().as_u16(),
                 latency_ms = started.elapsed().as_millis() as u64,
-                "manifest request"
+                "registry request"
             );
             if resp.status() != StatusCode::UNAUTHORIZED || retried {
                 return Ok(resp);
@@ -349,17 +379,22 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
         .and_then(parse_retry_after)
 }
 
-async fn read_body(mut resp: reqwest::Response) -> Result<Bytes, RegistryError> {
+async fn read_body(
+    mut resp: reqwest::Response,
+    limit: usize,
+    what: &str,
+) -> Result<Bytes, RegistryError> {
     let mut buf = Vec::new();
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| RegistryError::transport("manifest request", e))?
+        .map_err(|e| RegistryError::transport("registry request", e))?
     {
-        if buf.len() + chunk.len() > MAX_BODY {
-            return Err(RegistryError::InvalidResponse(
-                "manifest body larger than 4 MiB".into(),
-            ));
+        if buf.len() + chunk.len() > limit {
+            return Err(RegistryError::InvalidResponse(format!(
+                "{what} body larger than {} KiB",
+                limit / 1024
+            )));
         }
         buf.extend_from_slice(&chunk);
     }

@@ -3,6 +3,7 @@
 //! [`client::RegistryClient`] asks for manifests; [`challenge`] and [`token`] do the token
 //! dance; [`auth`] finds credentials; [`errors`] turns answers into verdict classes.
 
+pub mod artifact;
 pub mod auth;
 pub mod challenge;
 pub mod client;

@@ -64,6 +64,11 @@ impl Resolver {
         })
     }
 
+    /// The registry client behind the caches (for pulls that are not lookups).
+    pub fn registry(&self) -> &RegistryClient {
+        &self.inner.client
+    }
+
     /// The per-call deadline used through [`Resolve`].
     pub fn deadline(&self) -> Duration {
         self.inner.config.deadline
