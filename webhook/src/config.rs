@@ -102,6 +102,29 @@ pub struct ServerConfig {
     /// How long in-flight reviews may take to finish after SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// PEM CA bundle; when set, clients (the API server) must present a certificate it signed.
+    pub client_ca_file: Option<PathBuf>,
+    /// Time for a client to send a request's headers (slow clients are disconnected).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Time for a client to complete the TLS handshake.
+    #[serde(with = "humantime_serde")]
+    pub tls_handshake_timeout: Duration,
+    /// Time for a whole request, body included (default: webhookTimeout + 2s).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Option<Duration>,
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// Connections open at once; more are closed when accepted.
+    pub max_connections: usize,
+}
+
+impl ServerConfig {
+    /// The whole-request timeout: as configured, else a little above `webhookTimeout`.
+    pub fn effective_request_timeout(&self) -> Duration {
+        self.request_timeout
+            .unwrap_or(self.webhook_timeout + Duration::from_secs(2))
+    }
 }
 
 impl Default for ServerConfig {
@@ -113,6 +136,12 @@ impl Default for ServerConfig {
             cert_reload_interval: Duration::from_secs(10),
             webhook_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(20),
+            client_ca_file: None,
+            header_read_timeout: Duration::from_secs(5),
+            tls_handshake_timeout: Duration::from_secs(5),
+            request_timeout: None,
+            max_concurrent_streams: 100,
+            max_connections: 1024,
         }
     }
 }
@@ -254,12 +283,35 @@ impl Config {
                 self.resolve.deadline
             ));
         }
+        self.validate_limits()?;
         if self.server.tls_cert_file.is_some() != self.server.tls_key_file.is_some() {
             return Err("server.tlsCertFile and server.tlsKeyFile must be given together".into());
         }
         if self.breakglass.enabled && self.breakglass.annotation.trim().is_empty() {
             return Err(
                 "breakglass.annotation must not be empty while breakglass is enabled".into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_limits(&self) -> Result<(), String> {
+        let server = &self.server;
+        if server.header_read_timeout.is_zero() || server.tls_handshake_timeout.is_zero() {
+            return Err(
+                "server.headerReadTimeout and server.tlsHandshakeTimeout must be above zero".into(),
+            );
+        }
+        let request = server.effective_request_timeout();
+        if request <= self.resolve.deadline {
+            return Err(format!(
+                "server.requestTimeout ({request:?}) must be above resolve.deadline ({:?}); set it a little above server.webhookTimeout",
+                self.resolve.deadline
+            ));
+        }
+        if server.max_concurrent_streams == 0 || server.max_connections == 0 {
+            return Err(
+                "server.maxConcurrentStreams and server.maxConnections must be above zero".into(),
             );
         }
         Ok(())
@@ -321,6 +373,34 @@ mod tests {
             .expect_err("deadline too long");
         assert!(err.to_string().contains("resolve.deadline"), "{err}");
         parse("resolve:\n  deadline: 2s\nserver:\n  webhookTimeout: 5s\n").expect("valid budgets");
+    }
+
+    #[test]
+    fn server_limits_parse_and_are_checked() {
+        let config = parse(
+            "server:\n  clientCaFile: /tls/ca.crt\n  headerReadTimeout: 3s\n  requestTimeout: 12s\n  maxConnections: 64\n",
+        )
+        .expect("valid limits");
+        assert_eq!(
+            config.server.client_ca_file,
+            Some(PathBuf::from("/tls/ca.crt"))
+        );
+        assert_eq!(config.server.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(
+            config.server.effective_request_timeout(),
+            Duration::from_secs(12)
+        );
+        assert_eq!(config.server.max_connections, 64);
+        assert_eq!(
+            Config::default().server.effective_request_timeout(),
+            Duration::from_secs(12)
+        );
+        let err = parse("server:\n  requestTimeout: 1s\n").expect_err("below the deadline");
+        assert!(err.to_string().contains("server.requestTimeout"), "{err}");
+        let err = parse("server:\n  maxConnections: 0\n").expect_err("zero connections");
+        assert!(err.to_string().contains("maxConnections"), "{err}");
+        let err = parse("server:\n  headerReadTimeout: 0s\n").expect_err("zero timeout");
+        assert!(err.to_string().contains("headerReadTimeout"), "{err}");
     }
 
     #[test]

@@ -47,6 +47,7 @@ fn write_certs(dir: &Path) -> (TlsFiles, String) {
         TlsFiles {
             cert: paths.cert,
             key: paths.key,
+            client_ca: None,
         },
         bundle.ca_pem,
     )
@@ -64,6 +65,7 @@ async fn start(resolver: Arc<dyn Resolve>, grace: Duration) -> (Running, String)
         tls,
         reload_interval: Duration::from_millis(100),
         shutdown_grace: grace,
+        limits: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();

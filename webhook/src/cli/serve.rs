@@ -36,6 +36,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (Some(cert), Some(key), _) => TlsFiles {
             cert: cert.clone(),
             key: key.clone(),
+            client_ca: config.server.client_ca_file.clone(),
         },
         (_, _, true) => {
             if args.listen.is_none() {
@@ -51,6 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let tls = TlsFiles {
                 cert: paths.cert,
                 key: paths.key,
+                client_ca: config.server.client_ca_file.clone(),
             };
             _dev_dir = Some(dir);
             tls
@@ -67,6 +69,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tls,
         reload_interval: config.server.cert_reload_interval,
         shutdown_grace: config.server.shutdown_grace,
+        limits: server::ServerLimits::from_config(&config.server),
     };
     let pipeline = Arc::new(super::pipeline(config, args.config.config.as_deref(), true).await?);
     let shutdown = CancellationToken::new();

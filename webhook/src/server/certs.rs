@@ -91,6 +91,22 @@ impl CertAuthority {
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         leaf.not_before = now - Duration::minutes(5);
         leaf.not_after = now + Duration::days(days);
+        self.sign(leaf)
+    }
+
+    /// A client certificate (mTLS, e.g. for the API server) named `common_name`, valid for `days`.
+    pub fn issue_client(&self, common_name: &str, days: i64) -> Result<CertBundle, CertError> {
+        let now = OffsetDateTime::now_utc();
+        let mut leaf = CertificateParams::new(Vec::<String>::new())?;
+        leaf.distinguished_name = name(common_name);
+        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        leaf.not_before = now - Duration::minutes(5);
+        leaf.not_after = now + Duration::days(days);
+        self.sign(leaf)
+    }
+
+    fn sign(&self, leaf: CertificateParams) -> Result<CertBundle, CertError> {
         let key = KeyPair::generate()?;
         let cert = leaf.signed_by(&key, &self.issuer)?;
         Ok(CertBundle {

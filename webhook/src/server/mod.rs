@@ -1,6 +1,7 @@
 //! The HTTPS server: axum on rustls, certificate reload, health endpoints, graceful shutdown.
 
 pub mod certs;
+pub mod limits;
 mod routes;
 pub mod tls;
 
@@ -8,12 +9,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{debug, info};
 
 use crate::admission::Pipeline;
+pub use limits::ServerLimits;
 pub use routes::{router, AppState, Readiness, MAX_BODY_BYTES};
 pub use tls::{TlsError, TlsFiles};
 
@@ -45,6 +47,8 @@ pub struct ServeOptions {
     pub reload_interval: Duration,
     /// How long in-flight reviews may run after shutdown begins.
     pub shutdown_grace: Duration,
+    /// Timeouts and caps against slow or hostile clients.
+    pub limits: ServerLimits,
 }
 
 /// Serves until `shutdown` is cancelled, then stops accepting and drains in-flight reviews.
@@ -89,12 +93,32 @@ pub async fn serve(
             }
         });
     }
+    let limits = options.limits;
     let app = router(AppState {
         pipeline,
         readiness,
-    });
-    axum_server::bind_rustls(options.listen, rustls)
+    })
+    .layer(axum::middleware::from_fn_with_state(
+        limits.request_timeout,
+        limits::request_timeout,
+    ));
+    let acceptor = RustlsAcceptor::new(rustls)
+        .handshake_timeout(limits.tls_handshake_timeout)
+        .acceptor(limits::ConnectionCap::new(limits.max_connections));
+    let mut server = axum_server::bind(options.listen)
+        .acceptor(acceptor)
         .handle(handle)
+        // Also bounds hyper's protocol detection, which has no timer of its own.
+        .first_request_timeout(limits.header_read_timeout)
+        .accept_error_handler(|peer, err| debug!(?peer, error = %err, "connection refused"));
+    let builder = server.http_builder();
+    builder
+        .http1()
+        .header_read_timeout(limits.header_read_timeout);
+    builder
+        .http2()
+        .max_concurrent_streams(limits.max_concurrent_streams);
+    server
         .serve(app.into_make_service())
         .await
         .map_err(|source| ServerError::Io {

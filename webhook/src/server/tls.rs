@@ -39,6 +39,15 @@ pub enum TlsError {
     /// rustls refused the pair (e.g. the key does not match the certificate).
     #[error("certificate and key cannot serve: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The client CA file holds no usable CA certificate.
+    #[error("{path} holds no usable client CA certificate: {source}")]
+    ClientCa {
+        /// The file.
+        path: PathBuf,
+        /// Why the verifier could not be built.
+        #[source]
+        source: rustls::server::VerifierBuilderError,
+    },
 }
 
 /// The certificate and key files to serve and watch.
@@ -48,17 +57,43 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// PEM private key.
     pub key: PathBuf,
+    /// PEM CA bundle for client certificates (mTLS); `None` serves any client.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// The files' contents at one moment.
+struct Pems {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    client_ca: Option<Vec<u8>>,
+}
+
+impl Pems {
+    fn fingerprint(&self) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        for part in [&self.cert, &self.key] {
+            hash.update(part);
+            hash.update([0]);
+        }
+        if let Some(ca) = &self.client_ca {
+            hash.update(ca);
+        }
+        hash.finalize().into()
+    }
 }
 
 impl TlsFiles {
-    fn read(&self) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
-        Ok((read(&self.cert)?, read(&self.key)?))
+    fn read(&self) -> Result<Pems, TlsError> {
+        Ok(Pems {
+            cert: read(&self.cert)?,
+            key: read(&self.key)?,
+            client_ca: self.client_ca.as_deref().map(read).transpose()?,
+        })
     }
 
     /// Builds a rustls server config from the files as they are now.
     pub fn load(&self) -> Result<Arc<ServerConfig>, TlsError> {
-        let (cert, key) = self.read()?;
-        server_config(&cert, &key, self)
+        server_config(&self.read()?, self)
     }
 }
 
@@ -69,9 +104,13 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// TLS 1.2+ with the ring provider, HTTP/2 and HTTP/1.1 by ALPN.
-fn server_config(cert: &[u8], key: &[u8], files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
+/// The TLS versions served: 1.3 and 1.2, nothing older.
+pub const PROTOCOL_VERSIONS: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// TLS 1.2+ with the ring provider, HTTP/2 and HTTP/1.1 by ALPN, client certificates if asked.
+fn server_config(pems: &Pems, files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pems.cert)
         .filter_map(Result::ok)
         .collect();
     if chain.is_empty() {
@@ -79,24 +118,39 @@ fn server_config(cert: &[u8], key: &[u8], files: &TlsFiles) -> Result<Arc<Server
             path: files.cert.clone(),
         });
     }
-    let key = PrivateKeyDer::from_pem_slice(key).map_err(|_| TlsError::NoKey {
+    let key = PrivateKeyDer::from_pem_slice(&pems.key).map_err(|_| TlsError::NoKey {
         path: files.key.clone(),
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&PROTOCOL_VERSIONS)?;
+    let builder = match (&files.client_ca, &pems.client_ca) {
+        (Some(path), Some(pem)) => {
+            let verifier = client_verifier(pem, provider).map_err(|source| TlsError::ClientCa {
+                path: path.clone(),
+                source,
+            })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
-fn fingerprint(cert: &[u8], key: &[u8]) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    hash.update(cert);
-    hash.update([0]);
-    hash.update(key);
-    hash.finalize().into()
+/// Requires a client certificate signed by one of the CAs in `pem`.
+fn client_verifier(
+    pem: &[u8],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, rustls::server::VerifierBuilderError>
+{
+    let mut roots = rustls::RootCertStore::empty();
+    // Unparsable entries are skipped; an empty store is refused by the builder below.
+    for cert in CertificateDer::pem_slice_iter(pem).filter_map(Result::ok) {
+        let _ = roots.add(cert);
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build()
 }
 
 /// Polls the files every `interval` and swaps the serving config when their content changes.
@@ -110,7 +164,7 @@ pub async fn watch(
     interval: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut last = files.read().ok().map(|(c, k)| fingerprint(&c, &k));
+    let mut last = files.read().ok().map(|p| p.fingerprint());
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -118,14 +172,14 @@ pub async fn watch(
             _ = ticker.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        let Ok((cert, key)) = files.read() else {
+        let Ok(pems) = files.read() else {
             continue;
         };
-        let now = fingerprint(&cert, &key);
+        let now = pems.fingerprint();
         if last == Some(now) {
             continue;
         }
-        match server_config(&cert, &key, &files) {
+        match server_config(&pems, &files) {
             Ok(config) => {
                 serving.reload_from_config(config);
                 last = Some(now);
@@ -135,5 +189,46 @@ pub async fn watch(
                 warn!(error = %err, "new certificate not loaded yet; still serving the previous one")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::certs::CertBundle;
+
+    fn files(dir: &Path, client_ca: bool) -> TlsFiles {
+        let bundle = CertBundle::generate(&["localhost".into()], 1).expect("certs");
+        let paths = bundle.write(dir).expect("write");
+        TlsFiles {
+            cert: paths.cert,
+            key: paths.key,
+            client_ca: client_ca.then_some(paths.ca),
+        }
+    }
+
+    #[test]
+    fn serves_tls_1_2_and_1_3_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = files(dir.path(), false).load().expect("load");
+        let versions = [
+            rustls::ProtocolVersion::TLSv1_3,
+            rustls::ProtocolVersion::TLSv1_2,
+        ];
+        for version in PROTOCOL_VERSIONS {
+            assert!(versions.contains(&version.version), "{:?}", version.version);
+        }
+        assert!(config.alpn_protocols.contains(&b"h2".to_vec()));
+    }
+
+    #[test]
+    fn client_ca_without_a_certificate_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut tls = files(dir.path(), true);
+        tls.load().expect("valid client CA");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        tls.client_ca = Some(empty);
+        assert!(matches!(tls.load(), Err(TlsError::ClientCa { .. })));
     }
 }
