@@ -54,6 +54,15 @@ fn build_landed() -> Result<PathBuf> {
         .args(["build", "-p", "landed", "--bin", "landed"])
         .arg("--message-format=json-render-diagnostics")
         .stderr(Stdio::inherit());
+    // cargo sets per-crate variables for the test process; build scripts that track them
+    // (ring tracks CARGO_MANIFEST_DIR) would otherwise rebuild at every switch between this
+    // build and the outer `cargo test`.
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if is_per_crate_cargo_var(key) {
+            command.env_remove(key);
+        }
+    }
     // Build with the profile the tests were built with (target/<profile>/deps/<test>).
     let exe = std::env::current_exe()?;
     let profile_dir = exe
@@ -90,6 +99,21 @@ fn build_landed() -> Result<PathBuf> {
         }
     }
     bail!("cargo build did not report the landed executable")
+}
+
+/// Variables cargo sets for one crate's processes, not for the user's cargo invocations.
+fn is_per_crate_cargo_var(key: &str) -> bool {
+    const EXACT: [&str; 8] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    EXACT.contains(&key) || key.starts_with("CARGO_PKG_") || key.starts_with("CARGO_BIN_EXE_")
 }
 
 /// What one run printed and how it ended.

@@ -17,7 +17,11 @@ fn setup() -> (Registry, FakeKubeApi, Landed, String) {
     let image = registry.push_image("team/app", "v1").expect("push");
     let kube = FakeKubeApi::start().expect("kube");
     let login = Login::new(&registry.host(), USER, PASSWORD);
-    kube.add_pull_secret("shop", "regcred", &pull_secret_config(&[login.clone()]));
+    kube.add_pull_secret(
+        "shop",
+        "regcred",
+        &pull_secret_config(std::slice::from_ref(&login)),
+    );
     landed.add_secret(login.encoded());
     let kubeconfig = kube
         .write_kubeconfig(landed.home(), "shop")
