@@ -12,6 +12,7 @@ use tracing::{field, info_span, Instrument};
 use super::decision::{Denial, Evaluation, Outcome};
 use super::extract::{self, FoundImage};
 use super::kinds::WorkloadKind;
+use crate::audit::EventRecorder;
 use crate::config::{Config, Mode, OnUndetermined};
 use crate::image::Reference;
 use crate::metrics::ReviewRecord;
@@ -36,6 +37,7 @@ pub struct Pipeline {
     resolver: Arc<dyn Resolve>,
     policies: Arc<PolicyStore>,
     own_namespace: Option<String>,
+    events: Option<Arc<EventRecorder>>,
 }
 
 impl Pipeline {
@@ -45,11 +47,16 @@ impl Pipeline {
         resolver: Arc<dyn Resolve>,
         policies: Arc<PolicyStore>,
     ) -> Self {
+        let events = config
+            .audit
+            .events
+            .then(|| Arc::new(EventRecorder::default()));
         Self {
             config,
             resolver,
             policies,
             own_namespace: None,
+            events,
         }
     }
 
@@ -82,6 +89,7 @@ impl Pipeline {
             resolver,
             policies: self.policies.clone(),
             own_namespace: self.own_namespace.clone(),
+            events: None,
         }
     }
 
@@ -116,6 +124,9 @@ impl Pipeline {
             response: &response,
             elapsed: started.elapsed(),
         });
+        if let Some(events) = &self.events {
+            events.after_review(req, endpoint, &outcome);
+        }
         response
     }
 

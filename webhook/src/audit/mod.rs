@@ -6,6 +6,7 @@
 //! `landed audit` and the server's background scan both go through [`audit`].
 
 mod config;
+pub mod events;
 pub mod inventory;
 pub mod report;
 pub mod scan;
@@ -13,6 +14,7 @@ pub mod scan;
 use std::time::Duration;
 
 pub use config::{AuditConfig, BackgroundScanConfig};
+pub use events::EventRecorder;
 pub use inventory::{Selection, Workload};
 pub use report::PolicyReport;
 pub use scan::{Decision, Finding, Findings, Progress, Silent};

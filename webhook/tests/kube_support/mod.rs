@@ -225,6 +225,13 @@ async fn handle(State(fake): State<FakeKube>, method: Method, uri: Uri, body: By
             let Ok(mut object) = serde_json::from_slice::<Value>(&body) else {
                 return status(StatusCode::BAD_REQUEST, "BadRequest", "not JSON".into());
             };
+            if object["metadata"]["name"].is_null() && name.is_none() {
+                // generateName: the API server appends a random suffix.
+                if let Some(prefix) = object["metadata"]["generateName"].as_str() {
+                    let generated = format!("{prefix}{:05x}", cluster.version + 1);
+                    object["metadata"]["name"] = generated.into();
+                }
+            }
             let Some(obj_name) = object["metadata"]["name"].as_str().map(str::to_owned) else {
                 return status(
                     StatusCode::UNPROCESSABLE_ENTITY,

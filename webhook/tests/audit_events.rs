@@ -1,0 +1,144 @@
+//! `audit.events: true`: a denial that audit mode lets through becomes a Kubernetes Event on
+//! the object (created at the fake API server found through KUBECONFIG); dry-run requests and
+//! enforced denials make none.
+
+mod kube_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use kube_support::FakeKube;
+use landed::admission::{decode, Endpoint, Pipeline};
+use landed::config::{Config, Mode, NamespaceConfig};
+use landed::policy::{
+    FailurePolicy, Loaded, Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PolicyStore,
+};
+use landed::resolve::TableResolver;
+use landed::verdict::{Verdict, VerdictClass};
+
+const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
+
+/// Denies any image that did not land.
+struct RequireLanded;
+
+impl Policy for RequireLanded {
+    fn name(&self) -> &str {
+        "require-landed"
+    }
+    fn evaluate<'a>(
+        &'a self,
+        input: &'a PolicyInput,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        let bad: Vec<String> = input
+            .images
+            .iter()
+            .filter(|i| i.verdict != VerdictClass::Landed)
+            .map(|i| {
+                format!(
+                    "container {} image {} is {}",
+                    i.container, i.reference, i.verdict
+                )
+            })
+            .collect();
+        Box::pin(async move {
+            Ok(PolicyOutput {
+                allowed: bad.is_empty(),
+                message: (!bad.is_empty()).then(|| bad.join("; ")),
+                warnings: vec![],
+                patch: None,
+            })
+        })
+    }
+}
+
+fn review(
+    name: &str,
+    namespace: &str,
+) -> kube::core::admission::AdmissionRequest<kube::core::DynamicObject> {
+    let path = format!("{}/tests/data/reviews/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    json["request"]["namespace"] = namespace.into();
+    json["request"]["object"]["metadata"]["namespace"] = namespace.into();
+    decode(&serde_json::to_vec(&json).expect("encode")).expect("review")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_denials_become_events_but_not_on_dry_run_or_enforce() {
+    let kube = FakeKube::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    kube.write_kubeconfig(&kubeconfig);
+    // This test binary has one test: nothing else reads the environment concurrently.
+    std::env::set_var("KUBECONFIG", &kubeconfig);
+
+    let mut config = Config::default();
+    config.audit.events = true;
+    config.namespaces.insert(
+        "staging".into(),
+        NamespaceConfig {
+            mode: Some(Mode::Audit),
+            on_undetermined: None,
+        },
+    );
+    let resolver = TableResolver::new()
+        .with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST))
+        .with(
+            "registry.example.com/team/sidecar:2.1",
+            Verdict::landed(DIGEST),
+        );
+    let policies = PolicyStore::new(PolicySet {
+        policies: vec![Loaded {
+            policy: Box::new(RequireLanded),
+            settings: serde_json::Value::Null,
+            failure_policy: FailurePolicy::Fail,
+            mode: None,
+        }],
+    });
+    let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), Arc::new(policies));
+
+    let dry = pipeline
+        .review(
+            &review("pod-create-dryrun.json", "staging"),
+            Endpoint::Validate,
+        )
+        .await;
+    assert!(dry.allowed);
+    let enforced = pipeline
+        .review(&review("pod-create.json", "shop"), Endpoint::Validate)
+        .await;
+    assert!(!enforced.allowed);
+    let audited = pipeline
+        .review(&review("pod-create.json", "staging"), Endpoint::Validate)
+        .await;
+    assert!(audited.allowed, "audit mode never denies");
+
+    let started = Instant::now();
+    while kube.objects("api/v1", "events").is_empty() && started.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give a stray second Event (which would be a bug) a moment to show up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events = kube.objects("api/v1", "events");
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event["reason"], "LandedWouldDeny");
+    assert_eq!(event["type"], "Warning");
+    assert_eq!(event["metadata"]["namespace"], "staging");
+    assert_eq!(event["involvedObject"]["kind"], "Pod");
+    assert_eq!(event["involvedObject"]["name"], "web");
+    let message = event["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("migrate") && message.contains("absent"),
+        "{message}"
+    );
+    let posts: Vec<String> = kube
+        .requests()
+        .into_iter()
+        .filter(|(m, _)| m == "POST")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(posts, ["/api/v1/namespaces/staging/events"]);
+}
