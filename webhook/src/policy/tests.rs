@@ -110,9 +110,9 @@ fn defaults_are_require_landed_and_pin_digest() {
         Ok("oci://r.example/p:1".into())
     );
     assert!(src(entry(Some("a"), Some("b"), "x"))
-        .unwrap_err()
+        .expect_err("path and oci together")
         .contains("not both"));
     assert!(src(entry(None, None, "x"))
-        .unwrap_err()
+        .expect_err("no source for a non-built-in")
         .contains("not a built-in"));
 }
