@@ -13,12 +13,14 @@
 //! `docker-registry`, `skopeo`, `htpasswd` (apache2-utils) and `openssl`. See [`tools`].
 
 pub mod admin;
+pub mod binary;
 pub mod config;
 pub mod docker_config;
 pub mod fakes;
 pub mod gar;
 pub mod images;
 pub mod landed;
+pub mod outputs;
 pub mod pki;
 pub mod registry;
 pub mod review;
