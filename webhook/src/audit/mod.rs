@@ -5,6 +5,7 @@
 //! and policies as admission; [`report`] turns the findings into wg-policy PolicyReports.
 //! `landed audit` and the server's background scan both go through [`audit`].
 
+pub mod background;
 mod config;
 pub mod events;
 pub mod inventory;

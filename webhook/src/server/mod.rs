@@ -93,6 +93,9 @@ pub async fn serve(
             }
         });
     }
+    if let Some(interval) = pipeline.config().audit.background_scan.interval {
+        crate::audit::background::spawn(pipeline.clone(), interval, shutdown.clone());
+    }
     let limits = options.limits;
     let app = router(AppState {
         pipeline,

@@ -1,0 +1,92 @@
+//! The server's periodic scan (`audit.backgroundScan.interval`): keeps the
+//! `landed_image_availability` gauges and, when asked, the PolicyReports fresh.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{AuditError, Findings, Selection, Silent, DEFAULT_CONCURRENCY};
+use crate::admission::Pipeline;
+use crate::metrics::AvailabilityLabels;
+
+/// One scan of every namespace: gauges replaced, reports written when `write_reports`.
+pub async fn scan_once(
+    client: &kube::Client,
+    pipeline: &Pipeline,
+    write_reports: bool,
+) -> Result<Findings, AuditError> {
+    let findings = super::audit(
+        client,
+        pipeline,
+        &Selection::default(),
+        DEFAULT_CONCURRENCY,
+        &Silent,
+    )
+    .await?;
+    crate::metrics::global().set_availability(availability(&findings));
+    if write_reports {
+        let reports =
+            super::report::reports(&findings, &super::policy_names(pipeline), super::now());
+        super::report::apply(client, &reports).await?;
+    }
+    Ok(findings)
+}
+
+/// One gauge series per workload container, labelled with its verdict.
+pub fn availability(findings: &Findings) -> Vec<AvailabilityLabels> {
+    findings
+        .workloads
+        .iter()
+        .flat_map(|w| {
+            w.images.iter().map(move |i| AvailabilityLabels {
+                namespace: w.namespace.clone(),
+                kind: w.kind,
+                workload: w.name.clone(),
+                container: i.container.clone(),
+                image: i.reference.clone(),
+                verdict: i.verdict.as_str(),
+            })
+        })
+        .collect()
+}
+
+/// Scans now and then every `interval` until `shutdown`.
+pub fn spawn(
+    pipeline: Arc<Pipeline>,
+    interval: Duration,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let write_reports = pipeline.config().audit.policy_reports;
+    tokio::spawn(async move {
+        let mut client = None;
+        loop {
+            if client.is_none() {
+                client = super::connect()
+                    .await
+                    .map_err(|e| tracing::warn!(error = %e, "background scan: no Kubernetes API"))
+                    .ok();
+            }
+            if let Some(client) = &client {
+                let result = scan_once(client, &pipeline, write_reports).await;
+                crate::metrics::global().audit_scan(result.is_ok());
+                match result {
+                    Ok(f) => tracing::info!(
+                        workloads = f.workloads.len(),
+                        would_deny = f
+                            .workloads
+                            .iter()
+                            .filter(|w| w.decision == super::Decision::Deny)
+                            .count(),
+                        "background scan done"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "background scan failed"),
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    })
+}

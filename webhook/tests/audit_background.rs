@@ -1,0 +1,155 @@
+//! The server's background scan: `landed_image_availability` gauges (one series per workload
+//! container with its verdict) and PolicyReports kept fresh against the fake API server.
+
+mod kube_support;
+mod metrics_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use kube_support::{deployment, pod, FakeKube};
+use landed::admission::Pipeline;
+use landed::config::Config;
+use landed::policy::{
+    FailurePolicy, Loaded, Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PolicyStore,
+};
+use landed::resolve::TableResolver;
+use landed::verdict::{Verdict, VerdictClass};
+use tokio_util::sync::CancellationToken;
+
+const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
+const REPORTS: (&str, &str) = ("apis/wgpolicyk8s.io/v1alpha2", "policyreports");
+
+struct RequireLanded;
+
+impl Policy for RequireLanded {
+    fn name(&self) -> &str {
+        "require-landed"
+    }
+    fn evaluate<'a>(
+        &'a self,
+        input: &'a PolicyInput,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        let bad: Vec<String> = input
+            .images
+            .iter()
+            .filter(|i| i.verdict != VerdictClass::Landed)
+            .map(|i| format!("{} is {}", i.reference, i.verdict))
+            .collect();
+        Box::pin(async move {
+            Ok(PolicyOutput {
+                allowed: bad.is_empty(),
+                message: (!bad.is_empty()).then(|| bad.join("; ")),
+                warnings: vec![],
+                patch: None,
+            })
+        })
+    }
+}
+
+/// The `landed_image_availability` series as (workload, container, image, verdict).
+fn gauges() -> Vec<(String, String, String, String)> {
+    let samples = metrics_support::parse(&landed::metrics::global().encode());
+    let mut out: Vec<_> = samples
+        .into_iter()
+        .filter(|s| s.name == "landed_image_availability" && s.value == 1.0)
+        .map(|s| {
+            let get = |key: &str| s.labels.get(key).cloned().unwrap_or_default();
+            (
+                get("workload"),
+                get("container"),
+                get("image"),
+                get("verdict"),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gauges_and_reports_follow_the_cluster() {
+    let kube = FakeKube::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    kube.write_kubeconfig(&kubeconfig);
+    // This test binary has one test: nothing else reads the environment concurrently.
+    std::env::set_var("KUBECONFIG", &kubeconfig);
+    deployment(&kube, "shop", "web", "registry.example.com/team/app:1.0", 2);
+
+    let mut config = Config::default();
+    config.audit.policy_reports = true;
+    let resolver =
+        TableResolver::new().with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST));
+    let policies = PolicyStore::new(PolicySet {
+        policies: vec![Loaded {
+            policy: Box::new(RequireLanded),
+            settings: serde_json::Value::Null,
+            failure_policy: FailurePolicy::Fail,
+            mode: None,
+        }],
+    });
+    let pipeline = Arc::new(Pipeline::new(
+        Arc::new(config),
+        Arc::new(resolver),
+        Arc::new(policies),
+    ));
+    let shutdown = CancellationToken::new();
+    let task =
+        landed::audit::background::spawn(pipeline, Duration::from_millis(100), shutdown.clone());
+
+    let web = (
+        "web".to_owned(),
+        "web".to_owned(),
+        "registry.example.com/team/app:1.0".to_owned(),
+        "landed".to_owned(),
+    );
+    wait_for("the first scan", || gauges() == [web.clone()]).await;
+    wait_for("a report", || {
+        !kube.objects(REPORTS.0, REPORTS.1).is_empty()
+    })
+    .await;
+
+    pod(&kube, "shop", "batch", "registry.example.com/team/batch:7");
+    let batch = (
+        "batch".to_owned(),
+        "batch".to_owned(),
+        "registry.example.com/team/batch:7".to_owned(),
+        "absent".to_owned(),
+    );
+    wait_for("the new pod's gauge", || {
+        gauges() == [batch.clone(), web.clone()]
+    })
+    .await;
+    wait_for("the report to show the denial", || {
+        kube.objects(REPORTS.0, REPORTS.1)
+            .first()
+            .is_some_and(|r| r["summary"]["fail"] == 1)
+    })
+    .await;
+    assert_eq!(
+        kube.objects(REPORTS.0, REPORTS.1).len(),
+        1,
+        "replaced, not duplicated"
+    );
+    let samples = metrics_support::parse(&landed::metrics::global().encode());
+    let scans = metrics_support::value(&samples, "landed_audit_scans_total", &[("result", "ok")]);
+    assert!(scans.is_some_and(|n| n >= 2.0), "{scans:?}");
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("stops on shutdown")
+        .expect("no panic");
+}
