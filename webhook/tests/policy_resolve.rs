@@ -47,23 +47,7 @@ fn resolving_policy() -> Vec<u8> {
     (data (i32.const 256) "{deny}")
     (data (i32.const 512) "{pattern}")
     (data (i32.const 768) "{asked}")
-    (func $contains (param $p i32) (param $n i32) (param $pat i32) (param $m i32) (result i32)
-      (local $i i32) (local $j i32)
-      (block $notfound
-        (loop $outer
-          (br_if $notfound (i32.gt_u (i32.add (local.get $i) (local.get $m)) (local.get $n)))
-          (local.set $j (i32.const 0))
-          (block $mismatch
-            (loop $inner
-              (if (i32.eq (local.get $j) (local.get $m)) (then (return (i32.const 1))))
-              (br_if $mismatch (i32.ne
-                (i32.load8_u (i32.add (local.get $p) (i32.add (local.get $i) (local.get $j))))
-                (i32.load8_u (i32.add (local.get $pat) (local.get $j)))))
-              (local.set $j (i32.add (local.get $j) (i32.const 1)))
-              (br $inner)))
-          (local.set $i (i32.add (local.get $i) (i32.const 1)))
-          (br $outer)))
-      (i32.const 0))
+    {contains}
     (func (export "validate") (param i32 i32) (result i32)
       (call $resolve (i32.const 768) (i32.const {asked_len}) (i32.const 32))
       (if (call $contains (i32.load (i32.const 32)) (i32.load (i32.const 36)) (i32.const 512) (i32.const {pattern_len}))
@@ -75,6 +59,7 @@ fn resolving_policy() -> Vec<u8> {
     (with "host" (instance (export "resolve-image" (func $resolve))))))
   (func (export "validate") (param "input" string) (result string)
     (canon lift (core func $i "validate") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc")))))"#,
+        contains = policy_support::WAT_CONTAINS,
         allow = hex(allow),
         deny = hex(deny),
         pattern = hex(pattern),

@@ -119,7 +119,31 @@ pub fn wat_policy_saying(warning: &str, validate_body: Option<&str>, extra: &str
       (i32.store (i32.const 64) (local.get $p))
       (i32.store (i32.const 68) (local.get $n))
       (i32.const 64))
-    (func $contains (param $p i32) (param $n i32) (param $pat i32) (param $m i32) (result i32)
+    {contains}
+    {extra}
+    (func (export "validate") (param $ptr i32) (param $len i32) (result i32)
+      {body})
+    (func (export "validate-settings") (param i32 i32) (result i32)
+      (i32.store8 (i32.const 80) (i32.const 0))
+      (i32.const 80))
+  )
+  (core instance $i (instantiate $m))
+  (func (export "validate") (param "input" string) (result string)
+    (canon lift (core func $i "validate") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
+  (func (export "validate-settings") (param "settings" string) (result (result (error string)))
+    (canon lift (core func $i "validate-settings") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
+)"#,
+        contains = WAT_CONTAINS,
+        allow = wat_data(&allow),
+        deny = wat_data(deny),
+        pattern = wat_data(pattern),
+    );
+    wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}\n{text}"))
+}
+
+/// A core-wasm function `$contains(p, n, pat, m) -> i32`: whether bytes [p, p+n) contain the
+/// m bytes at pat. Shared by the WAT test policies that inspect their JSON input.
+pub const WAT_CONTAINS: &str = r#"(func $contains (param $p i32) (param $n i32) (param $pat i32) (param $m i32) (result i32)
       (local $i i32) (local $j i32)
       (block $notfound
         (loop $outer
@@ -135,23 +159,4 @@ pub fn wat_policy_saying(warning: &str, validate_body: Option<&str>, extra: &str
               (br $inner)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $outer)))
-      (i32.const 0))
-    {extra}
-    (func (export "validate") (param $ptr i32) (param $len i32) (result i32)
-      {body})
-    (func (export "validate-settings") (param i32 i32) (result i32)
-      (i32.store8 (i32.const 80) (i32.const 0))
-      (i32.const 80))
-  )
-  (core instance $i (instantiate $m))
-  (func (export "validate") (param "input" string) (result string)
-    (canon lift (core func $i "validate") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
-  (func (export "validate-settings") (param "settings" string) (result (result (error string)))
-    (canon lift (core func $i "validate-settings") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
-)"#,
-        allow = wat_data(&allow),
-        deny = wat_data(deny),
-        pattern = wat_data(pattern),
-    );
-    wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}\n{text}"))
-}
+      (i32.const 0))"#;
