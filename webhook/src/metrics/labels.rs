@@ -74,8 +74,8 @@ pub struct RegistryErrorLabels {
 /// `landed_registry_token_fetches_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TokenLabels {
-    /// The registry host (bounded).
-    pub registry: String,
+    /// The token server's host (bounded like registry hosts).
+    pub realm: String,
     /// ok or error.
     pub result: &'static str,
 }

@@ -152,7 +152,7 @@ impl Metrics {
         );
         r.register(
             "registry_token_fetches",
-            "Bearer token fetches from registry token servers, by host and result",
+            "Bearer token fetches from registry token servers, by token server host and result",
             m.token_fetches.clone(),
         );
         r.register(
@@ -262,12 +262,12 @@ impl Metrics {
         }
     }
 
-    /// Records one token fetch.
-    pub fn token_fetch(&self, host: &str, ok: bool) {
-        let registry = self.host_label(host);
+    /// Records one token fetch from the token server at `realm_host`.
+    pub fn token_fetch(&self, realm_host: &str, ok: bool) {
+        let realm = self.host_label(realm_host);
         let result = if ok { "ok" } else { "error" };
         self.token_fetches
-            .get_or_create(&TokenLabels { registry, result })
+            .get_or_create(&TokenLabels { realm, result })
             .inc();
     }
 

@@ -12,6 +12,7 @@ use wasmtime::{Store, Trap};
 use super::engine::{EngineError, PolicyEngine};
 use super::host::{self, HostState, ResolveAccess};
 use super::{ImageInput, Policy, PolicyError, PolicyInput, PolicyOutput};
+use crate::metrics::PolicyFailure;
 use crate::resolve::LookupContext;
 
 /// Why a component cannot serve as a policy.
@@ -353,14 +354,24 @@ impl Policy for WasmPolicy {
                 reason: format!("cannot encode the input: {e}"),
             })?;
             let name = policy.inner.name.clone();
-            tokio::task::spawn_blocking(move || policy.evaluate_json(&json, lookup, images))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(PolicyError::Failed {
-                        policy: name,
-                        reason: format!("evaluation thread failed: {e}"),
-                    })
-                })
+            let started = Instant::now();
+            let result =
+                tokio::task::spawn_blocking(move || policy.evaluate_json(&json, lookup, images))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(PolicyError::Failed {
+                            policy: name.clone(),
+                            reason: format!("evaluation thread failed: {e}"),
+                        })
+                    });
+            let failure = match &result {
+                Ok(_) => None,
+                Err(PolicyError::Timeout { .. }) => Some(PolicyFailure::Timeout),
+                Err(PolicyError::Failed { .. }) => Some(PolicyFailure::Trap),
+                Err(PolicyError::InvalidOutput { .. }) => Some(PolicyFailure::InvalidOutput),
+            };
+            crate::metrics::global().policy_call(&name, started.elapsed(), failure);
+            result
         })
     }
 }

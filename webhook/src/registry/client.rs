@@ -240,10 +240,19 @@ impl RegistryClient {
                 req = req.header(AUTHORIZATION, value.clone());
             }
             let started = Instant::now();
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| RegistryError::transport("registry request", e))?;
+            let metrics = crate::metrics::global();
+            let resp = match req.send().await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    let err = RegistryError::transport("registry request", e);
+                    metrics.registry_request(&ep.host, started.elapsed(), Some(err.class()));
+                    return Err(err);
+                }
+            };
+            let last = resp.status() != StatusCode::UNAUTHORIZED || retried;
+            let failed = (last && !resp.status().is_success())
+                .then(|| RegistryError::from_response(resp.status(), b"", None).class());
+            metrics.registry_request(&ep.host, started.elapsed(), failed);
             tracing::debug!(
                 registry = %ep.host,
                 repository = %repo,

@@ -96,7 +96,16 @@ impl TokenCache {
         key: &TokenKey,
         credential: Option<&Credential>,
     ) -> Result<Secret, RegistryError> {
-        let fetch = fetch(http, key, credential);
+        let fetch = async {
+            let fetched = fetch(http, key, credential).await;
+            let realm = reqwest::Url::parse(&key.realm).ok();
+            let host = realm
+                .as_ref()
+                .and_then(|u| u.host_str())
+                .unwrap_or("unknown");
+            crate::metrics::global().token_fetch(host, fetched.is_ok());
+            fetched
+        };
         self.cache
             .try_get_with(key.clone(), fetch)
             .await

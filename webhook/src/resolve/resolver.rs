@@ -13,6 +13,7 @@ use super::limits::Limits;
 use super::{LookupContext, Resolve, ResolveConfig, ResolveError};
 use crate::config::Config;
 use crate::image::Reference;
+use crate::metrics::CacheResult;
 use crate::registry::auth::Authenticator;
 use crate::registry::config::canonical_host;
 use crate::registry::{index, Manifest, RegistryClient, RegistryError, Timeouts};
@@ -101,6 +102,7 @@ impl Resolver {
                 match self.inner.caches.last_landed(&normalized).await {
                     Some(mut good) => {
                         good.stale = true;
+                        crate::metrics::global().cache(CacheResult::Stale);
                         good.detail = format!(
                             "{}; registry failing now ({}: {}), served from cache",
                             good.detail, verdict.class, verdict.detail
@@ -175,14 +177,18 @@ impl Resolver {
     fn lookup(&self, key: LookupKey, ctx: LookupContext) -> BoxFuture<'static, Answer> {
         let this = self.clone();
         async move {
+            let metrics = crate::metrics::global();
             if let Some(hit) = this.inner.caches.get(&key, &ctx).await {
+                metrics.cache(CacheResult::Hit);
                 return hit;
             }
             let flight = {
                 let mut flights = this.inner.flights.lock().await;
                 if let Some(hit) = this.inner.caches.get(&key, &ctx).await {
+                    metrics.cache(CacheResult::Hit);
                     return hit;
                 }
+                metrics.cache(CacheResult::Miss);
                 let fkey = (key.clone(), ctx.clone());
                 match flights.get(&fkey) {
                     Some(f) => f.clone(),
