@@ -1,6 +1,7 @@
 //! A fake kube API server for the audit tests: real REST paths and JSON for listing
 //! workloads (cluster-wide and per namespace), reading single objects, and creating and
 //! replacing objects (PolicyReports, Events), on 127.0.0.1:0. Records every request.
+//! Depends only on axum, serde_json and tokio, so the end-to-end crate can include it too.
 
 #![allow(dead_code, missing_docs)]
 
@@ -114,12 +115,6 @@ impl FakeKube {
             self.url()
         );
         std::fs::write(path, text).expect("kubeconfig");
-    }
-
-    /// A client talking to this server.
-    pub fn client(&self) -> kube::Client {
-        let config = kube::Config::new(self.url().parse().expect("url"));
-        kube::Client::try_from(config).expect("client")
     }
 }
 
