@@ -68,6 +68,11 @@ VALUE_SETS: dict[str, dict] = {
     "audit": {"config": {"mode": "audit"}},
     "pinning": {"pinning": {"enabled": True}},
     "pull-secrets-and-audit": {"pullSecrets": {"enabled": True}, "audit": {"enabled": True}},
+    "audit-events-scan-reports": {
+        "config": {"mode": "audit"},
+        "audit": {"events": True, "backgroundScan": {"interval": "10m"}, "policyReports": True},
+        "metrics": {"scrapeAnnotations": True},
+    },
     "gke": {
         "serviceAccount": {"gcpServiceAccount": "landed@my-proj.iam.gserviceaccount.com"},
         "config": {
@@ -459,6 +464,73 @@ def test_rbac_is_least_privilege():
     assert all(r["verbs"] == ["list", "watch"] for r in one(only_audit, "ClusterRole")["rules"])
 
 
+def test_audit_events_background_scan_and_policy_reports():
+    docs = render(VALUE_SETS["audit-events-scan-reports"])
+    assert landed_config(docs)["audit"] == {
+        "events": True,
+        "backgroundScan": {"interval": "10m"},
+        "policyReports": True,
+    }
+    verbs = {}
+    for rule in one(docs, "ClusterRole")["rules"]:
+        for g in rule["apiGroups"]:
+            for r in rule["resources"]:
+                verbs.setdefault((g, r), set()).update(rule["verbs"])
+    assert verbs.pop(("", "events")) == {"create", "patch"}
+    assert verbs.pop(("events.k8s.io", "events")) == {"create", "patch"}
+    assert verbs.pop(("wgpolicyk8s.io", "policyreports")) == {"get", "list", "create", "update"}
+    # The background scan implies list/watch of the reviewed kinds, and nothing else.
+    kinds = json.loads(subprocess.run([LANDED, "kinds", "--output", "json"], check=True, capture_output=True, text=True).stdout)
+    assert set(verbs) == {(k["group"], k["resource"]) for k in kinds}
+    assert all(v == {"list", "watch"} for v in verbs.values())
+    assert find(docs, "PolicyReport") == []  # only RBAC; the server writes them
+    pod = one(docs, "Deployment")["spec"]["template"]
+    assert pod["spec"]["automountServiceAccountToken"] is True
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/scheme"] == "https"
+    assert annotations["prometheus.io/port"] == "8443"
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+    # Each part alone grants only its own rules.
+    only_events = one(render({"audit": {"events": True}}), "ClusterRole")["rules"]
+    assert only_events == [{"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}]
+    only_scan = render({"audit": {"backgroundScan": {"interval": "5m"}}})
+    assert landed_config(only_scan)["audit"] == {"backgroundScan": {"interval": "5m"}}
+    assert all(r["verbs"] == ["list", "watch"] for r in one(only_scan, "ClusterRole")["rules"])
+    # All off: no audit section in landed.yaml, no RBAC, no token.
+    defaults = render({})
+    assert "audit" not in landed_config(defaults)
+    assert find(defaults, "ClusterRole") == []
+    assert one(defaults, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    assert "prometheus.io/scrape" not in one(defaults, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_service_monitor_verifies_the_serving_certificate():
+    monitor = one(render(VALUE_SETS["everything-on"]), "ServiceMonitor")
+    tls = monitor["spec"]["endpoints"][0]["tlsConfig"]
+    assert monitor["spec"]["endpoints"][0]["scheme"] == "https"
+    assert tls == {
+        "serverName": f"landed.{NAMESPACE}.svc",
+        "insecureSkipVerify": False,
+        "ca": {"secret": {"name": "landed-tls", "key": "ca.crt"}},
+    }
+    # The self-signed Secret has that key, and the name is among the certificate's names.
+    docs = render({"metrics": {"serviceMonitor": {"enabled": True}}})
+    secret = one(docs, "Secret")
+    assert secret["metadata"]["name"] == "landed-tls" and "ca.crt" in secret["data"]
+    assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["tlsConfig"]["ca"]["secret"]["name"] == "landed-tls"
+    # An explicit CA, or the opt-in skip (then no CA at all).
+    ca = {"configMap": {"name": "corp-ca", "key": "ca.crt"}}
+    given = render({"tls": VALUE_SETS["existing-secret"]["tls"], "metrics": {"serviceMonitor": {"enabled": True, "ca": ca}}})
+    assert one(given, "ServiceMonitor")["spec"]["endpoints"][0]["tlsConfig"]["ca"] == ca
+    skip = render({"metrics": {"serviceMonitor": {"enabled": True, "insecureSkipVerify": True}}})
+    assert one(skip, "ServiceMonitor")["spec"]["endpoints"][0]["tlsConfig"] == {
+        "serverName": f"landed.{NAMESPACE}.svc",
+        "insecureSkipVerify": True,
+    }
+
+
 def test_gke_workload_identity_and_config_values():
     docs = render(VALUE_SETS["gke"])
     sa = one(docs, "ServiceAccount")
@@ -506,6 +578,10 @@ def test_match_conditions_can_be_turned_off():
         ({"shutdownGraceSeconds": 30}, "terminationGracePeriodSeconds"),
         ({"config": {"server": {"listen": "0.0.0.0:1"}}}, "config.server"),
         ({"config": {"excludedNamespaces": ["a"]}}, "config.excludedNamespaces"),
+        ({"config": {"audit": {"events": True}}}, "config.audit"),
+        ({"audit": {"policyReports": True}}, "audit.backgroundScan.interval"),
+        ({"tls": {"mode": "secret", "secret": {"name": "x", "caBundle": FAKE_CA_B64}},
+          "metrics": {"serviceMonitor": {"enabled": True}}}, "metrics.serviceMonitor.ca"),
     ],
 )
 def test_inconsistent_values_fail_to_render(values, message):
@@ -618,6 +694,9 @@ def test_server_accepts_the_rendered_config(name, tmp_path):
     try:
         status, body = server.get("/healthz", (certs / "ca.crt").read_text(), "localhost")
         assert status == 200, body
+        # Prometheus metrics on the same HTTPS port and certificate (what the ServiceMonitor scrapes).
+        status, body = server.get("/metrics", (certs / "ca.crt").read_text(), "localhost")
+        assert status == 200 and b"# TYPE" in body, body[:200]
         status, body = server.get("/readyz", (certs / "ca.crt").read_text(), "localhost")
         ready = json.loads(body)
         assert ready["tls"] is True, ready

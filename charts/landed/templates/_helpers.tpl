@@ -170,9 +170,37 @@ matchConditions:
 {{- if ge (int .Values.shutdownGraceSeconds) (int .Values.terminationGracePeriodSeconds) -}}
 {{- fail "shutdownGraceSeconds must be below terminationGracePeriodSeconds so in-flight reviews drain" -}}
 {{- end -}}
-{{- range $k := list "server" "excludedNamespaces" "dockerConfig" -}}
+{{- range $k := list "server" "excludedNamespaces" "dockerConfig" "audit" -}}
 {{- if hasKey ($.Values.config | default dict) $k -}}
-{{- fail (printf "config.%s is computed by the chart: set server values, webhook.excludedNamespaces or registryCredentials instead" $k) -}}
+{{- fail (printf "config.%s is computed by the chart: set server values, webhook.excludedNamespaces, registryCredentials or audit instead" $k) -}}
 {{- end -}}
 {{- end -}}
+{{- if and .Values.audit.policyReports (not .Values.audit.backgroundScan.interval) -}}
+{{- fail "audit.policyReports needs audit.backgroundScan.interval: the background scan writes the PolicyReports" -}}
+{{- end -}}
+{{- $sm := .Values.metrics.serviceMonitor -}}
+{{- if and $sm.enabled (eq .Values.tls.mode "secret") (not $sm.ca) (not $sm.insecureSkipVerify) -}}
+{{- fail "metrics.serviceMonitor with tls.mode=secret needs metrics.serviceMonitor.ca (the CA that signed your certificate) or insecureSkipVerify: true" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the server lists workloads: `landed audit` (audit.enabled) or the background scan. */}}
+{{- define "landed.listWorkloads" -}}
+{{- if or .Values.audit.enabled .Values.audit.backgroundScan.interval -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when the server talks to the Kubernetes API at all (RBAC and a mounted token). */}}
+{{- define "landed.needsApi" -}}
+{{- $a := .Values.audit -}}
+{{- if or .Values.pullSecrets.enabled (include "landed.listWorkloads" .) $a.events $a.policyReports -}}true{{- end -}}
+{{- end -}}
+
+{{/* landed.yaml's `audit:` from the audit values; empty when every part is off. */}}
+{{- define "landed.auditConfig" -}}
+{{- $a := .Values.audit -}}
+{{- $out := dict -}}
+{{- if $a.events -}}{{- $_ := set $out "events" true -}}{{- end -}}
+{{- if $a.backgroundScan.interval -}}{{- $_ := set $out "backgroundScan" (dict "interval" $a.backgroundScan.interval) -}}{{- end -}}
+{{- if $a.policyReports -}}{{- $_ := set $out "policyReports" true -}}{{- end -}}
+{{- if $out -}}{{- toYaml $out -}}{{- end -}}
 {{- end -}}
