@@ -174,20 +174,7 @@ impl Pipeline {
         if images.is_empty() {
             return Outcome::Skipped("no new or changed images");
         }
-        let ctx = LookupContext {
-            namespace: req.namespace.clone(),
-            pull_secrets: spec
-                .image_pull_secrets
-                .iter()
-                .flatten()
-                .map(|s| s.name.clone())
-                .collect(),
-            service_account: Some(
-                spec.service_account_name
-                    .clone()
-                    .unwrap_or_else(|| "default".to_owned()),
-            ),
-        };
+        let ctx = LookupContext::for_pod(req.namespace.clone(), &spec);
         let images = self.resolve_all(images, &ctx).await;
         let input = PolicyInput {
             request: request_info(req, kind, object),

@@ -138,20 +138,7 @@ impl Findings {
 
 /// The lookup a pod spec's images are resolved with (as the admission pipeline builds it).
 fn lookup_context(namespace: &str, spec: &PodSpec) -> LookupContext {
-    LookupContext {
-        namespace: Some(namespace.to_owned()),
-        pull_secrets: spec
-            .image_pull_secrets
-            .iter()
-            .flatten()
-            .map(|s| s.name.clone())
-            .collect(),
-        service_account: Some(
-            spec.service_account_name
-                .clone()
-                .unwrap_or_else(|| "default".to_owned()),
-        ),
-    }
+    LookupContext::for_pod(Some(namespace.to_owned()), spec)
 }
 
 type Key = (String, LookupContext);

@@ -41,6 +41,27 @@ pub struct LookupContext {
     pub service_account: Option<String>,
 }
 
+impl LookupContext {
+    /// The context a pod spec's images are looked up with: its pull secrets and its service
+    /// account (`default` when unset, as the API server would fill it in).
+    pub fn for_pod(namespace: Option<String>, spec: &k8s_openapi::api::core::v1::PodSpec) -> Self {
+        Self {
+            namespace,
+            pull_secrets: spec
+                .image_pull_secrets
+                .iter()
+                .flatten()
+                .map(|s| s.name.clone())
+                .collect(),
+            service_account: Some(
+                spec.service_account_name
+                    .clone()
+                    .unwrap_or_else(|| "default".to_owned()),
+            ),
+        }
+    }
+}
+
 /// Anything that can give a verdict for an image.
 ///
 /// Implementations must answer by themselves in bounded time.
