@@ -453,3 +453,65 @@ async fn a_registry_that_never_answers_is_cut_off_at_the_deadline() {
         resp.result.message
     );
 }
+
+/// Warns about undetermined images, as require-landed does with `onUndetermined: allow`.
+struct WarnUndetermined;
+
+impl Policy for WarnUndetermined {
+    fn name(&self) -> &str {
+        "warn-undetermined"
+    }
+    fn evaluate<'a>(
+        &'a self,
+        input: &'a PolicyInput,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        let warnings = input
+            .images
+            .iter()
+            .filter(|i| i.verdict.is_undetermined())
+            .map(|i| format!("could not verify {}: {}", i.container, i.verdict))
+            .collect();
+        Box::pin(async move {
+            Ok(PolicyOutput {
+                allowed: true,
+                warnings,
+                ..PolicyOutput::default()
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn audit_mode_still_warns_about_images_it_could_not_verify() {
+    let config = Config {
+        mode: Mode::Audit,
+        ..Config::default()
+    };
+    let resolver = TableResolver::new()
+        .with(
+            APP,
+            Verdict::new(VerdictClass::Unavailable, "registry timed out"),
+        )
+        .with(MIGRATE, Verdict::landed(DIGEST));
+    let store = Arc::new(PolicyStore::new(PolicySet {
+        policies: vec![
+            loaded(DenyUnlanded, FailurePolicy::Fail),
+            loaded(WarnUndetermined, FailurePolicy::Fail),
+        ],
+    }));
+    let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), store);
+    // SIDECAR is absent (not in the table): an audit denial, silent to the client.
+    let resp = pipeline
+        .review(&request("pod-create.json"), Endpoint::Validate)
+        .await;
+    assert!(resp.allowed);
+    assert_eq!(
+        resp.warnings,
+        Some(vec!["landed: could not verify app: unavailable".to_owned()])
+    );
+    let recorded = resp
+        .audit_annotations
+        .get("would-deny")
+        .expect("audit annotation");
+    assert!(recorded.contains("container sidecar"), "{recorded}");
+}

@@ -96,11 +96,9 @@ impl Outcome {
                         Mode::Audit => audited.push(denial.message.as_str()),
                     }
                 }
-                let quiet = evaluation.denials.iter().all(|d| d.mode == Mode::Audit)
-                    && !evaluation.denials.is_empty();
-                if !quiet {
-                    warnings.extend(evaluation.warnings.iter().map(|w| format!("landed: {w}")));
-                }
+                // Policy warnings (e.g. "could not verify") reach the client in every mode:
+                // an undetermined verdict is never silent. Only audit denials stay quiet.
+                warnings.extend(evaluation.warnings.iter().map(|w| format!("landed: {w}")));
                 if !audited.is_empty() {
                     response
                         .audit_annotations
