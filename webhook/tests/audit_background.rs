@@ -144,9 +144,14 @@ async fn gauges_and_reports_follow_the_cluster() {
         1,
         "replaced, not duplicated"
     );
-    let samples = metrics_support::parse(&landed::metrics::global().encode());
-    let scans = metrics_support::value(&samples, "landed_audit_scans_total", &[("result", "ok")]);
-    assert!(scans.is_some_and(|n| n >= 2.0), "{scans:?}");
+    // The scan counter is bumped after a scan's reports are written: wait for it rather than
+    // racing the write we just observed.
+    wait_for("two completed scans counted", || {
+        let samples = metrics_support::parse(&landed::metrics::global().encode());
+        metrics_support::value(&samples, "landed_audit_scans_total", &[("result", "ok")])
+            .is_some_and(|n| n >= 2.0)
+    })
+    .await;
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), task)
         .await
