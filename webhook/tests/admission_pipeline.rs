@@ -21,6 +21,9 @@ use landed::resolve::{LookupContext, Resolve, TableResolver};
 use landed::verdict::{Verdict, VerdictClass};
 use rstest::rstest;
 
+mod policy_doubles;
+use policy_doubles::DenyUnlanded;
+
 const APP: &str = "registry.example.com/team/app:1.0";
 const SIDECAR: &str = "registry.example.com/team/sidecar:2.1";
 const MIGRATE: &str = "registry.example.com/team/migrate:1.0";
@@ -51,44 +54,6 @@ struct Hanging;
 impl Resolve for Hanging {
     fn resolve<'a>(&'a self, _: &'a Reference, _: &'a LookupContext) -> BoxFuture<'a, Verdict> {
         Box::pin(futures::future::pending())
-    }
-}
-
-/// Policy double: denies every image that did not land, naming container, path and verdict.
-struct DenyUnlanded;
-
-impl Policy for DenyUnlanded {
-    fn name(&self) -> &str {
-        "deny-unlanded"
-    }
-    fn evaluate<'a>(
-        &'a self,
-        input: &'a PolicyInput,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let bad: Vec<String> = input
-            .images
-            .iter()
-            .filter(|i| i.verdict != VerdictClass::Landed)
-            .map(|i| {
-                format!(
-                    "container {} ({}) is {}: {}",
-                    i.container, i.path, i.verdict, i.detail
-                )
-            })
-            .collect();
-        let patch = input.context.mutating.then(|| {
-            serde_json::from_value(serde_json::json!([
-                {"op": "add", "path": "/metadata/labels/checked", "value": "yes"}
-            ]))
-            .expect("valid patch")
-        });
-        let out = PolicyOutput {
-            allowed: bad.is_empty(),
-            message: (!bad.is_empty()).then(|| bad.join("; ")),
-            warnings: vec![],
-            patch,
-        };
-        Box::pin(async move { Ok(out) })
     }
 }
 
@@ -157,7 +122,7 @@ fn standard(absent: &[&str]) -> Harness {
     harness(
         Config::default(),
         absent,
-        vec![loaded(DenyUnlanded, FailurePolicy::Fail)],
+        vec![loaded(DenyUnlanded("deny-unlanded"), FailurePolicy::Fail)],
     )
 }
 
@@ -271,7 +236,11 @@ async fn update_checks_only_the_changed_image() {
         check_unchanged_images: true,
         ..Config::default()
     };
-    let all = harness(config, &[], vec![loaded(DenyUnlanded, FailurePolicy::Fail)]);
+    let all = harness(
+        config,
+        &[],
+        vec![loaded(DenyUnlanded("deny-unlanded"), FailurePolicy::Fail)],
+    );
     let (_, resp) = all.review("deployment-update-scale.json").await;
     assert!(resp.allowed);
     assert_eq!(
@@ -351,7 +320,7 @@ async fn warn_mode_turns_the_denial_into_a_warning() {
     let landed = harness(
         config,
         &[APP],
-        vec![loaded(DenyUnlanded, FailurePolicy::Fail)],
+        vec![loaded(DenyUnlanded("deny-unlanded"), FailurePolicy::Fail)],
     );
     let (_, resp) = landed.review("pod-create.json").await;
     assert!(resp.allowed);
@@ -375,7 +344,7 @@ async fn audit_mode_per_namespace_never_denies_and_records_the_would_be_denial()
     let landed = harness(
         config,
         &[APP],
-        vec![loaded(DenyUnlanded, FailurePolicy::Fail)],
+        vec![loaded(DenyUnlanded("deny-unlanded"), FailurePolicy::Fail)],
     );
     let (_, resp) = landed.review("pod-create.json").await;
     assert!(resp.allowed);
@@ -434,7 +403,7 @@ async fn a_registry_that_never_answers_is_cut_off_at_the_deadline() {
     let mut config = Config::default();
     config.resolve.deadline = Duration::from_millis(200);
     let store = Arc::new(PolicyStore::new(PolicySet {
-        policies: vec![loaded(DenyUnlanded, FailurePolicy::Fail)],
+        policies: vec![loaded(DenyUnlanded("deny-unlanded"), FailurePolicy::Fail)],
     }));
     let pipeline = Pipeline::new(Arc::new(config), Arc::new(Hanging), store);
     let req = request("pod-create.json");
@@ -495,7 +464,7 @@ async fn audit_mode_still_warns_about_images_it_could_not_verify() {
         .with(MIGRATE, Verdict::landed(DIGEST));
     let store = Arc::new(PolicyStore::new(PolicySet {
         policies: vec![
-            loaded(DenyUnlanded, FailurePolicy::Fail),
+            loaded(DenyUnlanded("deny-unlanded"), FailurePolicy::Fail),
             loaded(WarnUndetermined, FailurePolicy::Fail),
         ],
     }));

@@ -3,50 +3,22 @@
 
 mod kube_support;
 mod metrics_support;
+mod policy_doubles;
 
+use policy_doubles::DenyUnlanded;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use kube_support::{deployment, pod, FakeKube};
 use landed::admission::Pipeline;
 use landed::config::Config;
-use landed::policy::{
-    FailurePolicy, Loaded, Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PolicyStore,
-};
+use landed::policy::{FailurePolicy, Loaded, PolicySet, PolicyStore};
 use landed::resolve::TableResolver;
-use landed::verdict::{Verdict, VerdictClass};
+use landed::verdict::Verdict;
 use tokio_util::sync::CancellationToken;
 
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
 const REPORTS: (&str, &str) = ("apis/wgpolicyk8s.io/v1alpha2", "policyreports");
-
-struct RequireLanded;
-
-impl Policy for RequireLanded {
-    fn name(&self) -> &str {
-        "require-landed"
-    }
-    fn evaluate<'a>(
-        &'a self,
-        input: &'a PolicyInput,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let bad: Vec<String> = input
-            .images
-            .iter()
-            .filter(|i| i.verdict != VerdictClass::Landed)
-            .map(|i| format!("{} is {}", i.reference, i.verdict))
-            .collect();
-        Box::pin(async move {
-            Ok(PolicyOutput {
-                allowed: bad.is_empty(),
-                message: (!bad.is_empty()).then(|| bad.join("; ")),
-                warnings: vec![],
-                patch: None,
-            })
-        })
-    }
-}
 
 /// The `landed_image_availability` series as (workload, container, image, verdict).
 fn gauges() -> Vec<(String, String, String, String)> {
@@ -95,7 +67,7 @@ async fn gauges_and_reports_follow_the_cluster() {
         TableResolver::new().with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST));
     let policies = PolicyStore::new(PolicySet {
         policies: vec![Loaded {
-            policy: Box::new(RequireLanded),
+            policy: Box::new(DenyUnlanded("require-landed")),
             settings: serde_json::Value::Null,
             failure_policy: FailurePolicy::Fail,
             mode: None,

@@ -3,54 +3,20 @@
 //! enforced denials make none.
 
 mod kube_support;
+mod policy_doubles;
 
+use policy_doubles::DenyUnlanded;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use kube_support::FakeKube;
 use landed::admission::{decode, Endpoint, Pipeline};
 use landed::config::{Config, Mode, NamespaceConfig};
-use landed::policy::{
-    FailurePolicy, Loaded, Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PolicyStore,
-};
+use landed::policy::{FailurePolicy, Loaded, PolicySet, PolicyStore};
 use landed::resolve::TableResolver;
-use landed::verdict::{Verdict, VerdictClass};
+use landed::verdict::Verdict;
 
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
-
-/// Denies any image that did not land.
-struct RequireLanded;
-
-impl Policy for RequireLanded {
-    fn name(&self) -> &str {
-        "require-landed"
-    }
-    fn evaluate<'a>(
-        &'a self,
-        input: &'a PolicyInput,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let bad: Vec<String> = input
-            .images
-            .iter()
-            .filter(|i| i.verdict != VerdictClass::Landed)
-            .map(|i| {
-                format!(
-                    "container {} image {} is {}",
-                    i.container, i.reference, i.verdict
-                )
-            })
-            .collect();
-        Box::pin(async move {
-            Ok(PolicyOutput {
-                allowed: bad.is_empty(),
-                message: (!bad.is_empty()).then(|| bad.join("; ")),
-                warnings: vec![],
-                patch: None,
-            })
-        })
-    }
-}
 
 fn review(
     name: &str,
@@ -90,7 +56,7 @@ async fn audit_denials_become_events_but_not_on_dry_run_or_enforce() {
         );
     let policies = PolicyStore::new(PolicySet {
         policies: vec![Loaded {
-            policy: Box::new(RequireLanded),
+            policy: Box::new(DenyUnlanded("require-landed")),
             settings: serde_json::Value::Null,
             failure_policy: FailurePolicy::Fail,
             mode: None,

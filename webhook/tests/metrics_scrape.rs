@@ -3,53 +3,24 @@
 //! label values (no image tags, repositories or user names).
 
 mod metrics_support;
+mod policy_doubles;
 
+use policy_doubles::DenyUnlanded;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use landed::admission::Pipeline;
 use landed::config::{Config, Mode, NamespaceConfig};
-use landed::policy::{
-    FailurePolicy, Loaded, Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PolicyStore,
-};
+use landed::policy::{FailurePolicy, Loaded, PolicySet, PolicyStore};
 use landed::resolve::TableResolver;
 use landed::server::{router, AppState, Readiness};
-use landed::verdict::{Verdict, VerdictClass};
+use landed::verdict::Verdict;
 use metrics_support::{parse, value};
 use tower::ServiceExt;
 
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
-
-/// Denies any image that did not land.
-struct RequireLanded;
-
-impl Policy for RequireLanded {
-    fn name(&self) -> &str {
-        "require-landed"
-    }
-    fn evaluate<'a>(
-        &'a self,
-        input: &'a PolicyInput,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let bad: Vec<String> = input
-            .images
-            .iter()
-            .filter(|i| i.verdict != VerdictClass::Landed)
-            .map(|i| format!("{} is {}", i.reference, i.verdict))
-            .collect();
-        Box::pin(async move {
-            Ok(PolicyOutput {
-                allowed: bad.is_empty(),
-                message: (!bad.is_empty()).then(|| bad.join("; ")),
-                warnings: vec![],
-                patch: None,
-            })
-        })
-    }
-}
 
 fn review(name: &str, namespace: Option<&str>) -> Vec<u8> {
     let path = format!("{}/tests/data/reviews/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -103,7 +74,7 @@ async fn metrics_after_a_run_of_reviews() {
         );
     let policies = PolicyStore::new(PolicySet {
         policies: vec![Loaded {
-            policy: Box::new(RequireLanded),
+            policy: Box::new(DenyUnlanded("require-landed")),
             settings: serde_json::Value::Null,
             failure_policy: FailurePolicy::Fail,
             mode: None,

@@ -1,18 +1,16 @@
 //! Hostile clients against the real server over TLS: big bodies, slow clients, idle
 //! connections, deep JSON, huge pods. The server must keep answering everyone else.
 
+mod policy_doubles;
 mod server_support;
 
+use policy_doubles::DenyUnlanded;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-use landed::policy::{
-    FailurePolicy, Loaded, Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PolicyStore,
-};
+use landed::policy::{FailurePolicy, Loaded, PolicySet, PolicyStore};
 use landed::resolve::TableResolver;
 use landed::server::ServerLimits;
-use landed::verdict::VerdictClass;
 use reqwest::StatusCode;
 use server_support::{client, corpus, start, start_with, tls_config, tls_stream, Running};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -193,33 +191,6 @@ async fn deeply_nested_json_gets_400_quickly() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
-/// Denies every image that did not land, naming each container's path.
-struct DenyUnlanded;
-
-impl Policy for DenyUnlanded {
-    fn name(&self) -> &str {
-        "deny-unlanded"
-    }
-    fn evaluate<'a>(
-        &'a self,
-        input: &'a PolicyInput,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let bad: Vec<String> = input
-            .images
-            .iter()
-            .filter(|i| i.verdict != VerdictClass::Landed)
-            .map(|i| format!("{} ({}) is {}", i.container, i.path, i.verdict))
-            .collect();
-        let out = PolicyOutput {
-            allowed: bad.is_empty(),
-            message: (!bad.is_empty()).then(|| bad.join("; ")),
-            warnings: vec![],
-            patch: None,
-        };
-        Box::pin(async move { Ok(out) })
-    }
-}
-
 fn pod_with_containers(n: usize) -> Vec<u8> {
     let containers: Vec<serde_json::Value> = (0..n)
         .map(|i| {
@@ -255,7 +226,7 @@ fn pod_with_containers(n: usize) -> Vec<u8> {
 async fn pod_with_1000_containers_is_denied_in_time_naming_every_path() {
     let store = Arc::new(PolicyStore::new(PolicySet {
         policies: vec![Loaded {
-            policy: Box::new(DenyUnlanded),
+            policy: Box::new(DenyUnlanded("deny-unlanded")),
             settings: serde_json::Value::Null,
             failure_policy: FailurePolicy::Fail,
             mode: None,
