@@ -17,6 +17,8 @@ pub mod binary;
 pub mod config;
 pub mod docker_config;
 pub mod fakes;
+pub mod faults;
+pub mod faults_check;
 pub mod gar;
 pub mod images;
 pub mod landed;

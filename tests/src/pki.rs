@@ -56,8 +56,21 @@ impl Ca {
 
     /// A server certificate for `names` (DNS names or IP addresses), signed by this CA.
     pub fn server_cert(&self, names: &[&str]) -> Result<CertifiedKey> {
+        self.issue_server_cert(names, false)
+    }
+
+    /// Like [`Ca::server_cert`], but valid only during 2020: expired, otherwise flawless.
+    pub fn expired_server_cert(&self, names: &[&str]) -> Result<CertifiedKey> {
+        self.issue_server_cert(names, true)
+    }
+
+    fn issue_server_cert(&self, names: &[&str], expired: bool) -> Result<CertifiedKey> {
         let sans: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(sans)?;
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
         if let Some(first) = names.first() {
             params.distinguished_name.push(DnType::CommonName, *first);
         }

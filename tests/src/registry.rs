@@ -82,6 +82,23 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry as described by `options` and waits until it listens.
     pub fn start(options: RegistryOptions) -> Result<Self> {
+        Self::start_with(options, false)
+    }
+
+    /// Starts an HTTPS registry (whatever `options.tls` says) whose certificate, from its
+    /// private CA, expired in 2021. The Go server serves it anyway, as a real one left
+    /// unrenewed does.
+    pub fn start_with_expired_cert(options: RegistryOptions) -> Result<Self> {
+        Self::start_with(
+            RegistryOptions {
+                tls: true,
+                ..options
+            },
+            true,
+        )
+    }
+
+    fn start_with(options: RegistryOptions, expired_cert: bool) -> Result<Self> {
         let binary = Tool::DockerRegistry.require()?;
         let dir = tempfile::Builder::new()
             .prefix("landed-e2e-registry-")
@@ -91,7 +108,7 @@ impl Registry {
         } else {
             None
         };
-        let config = write_config(dir.path(), ca.as_ref(), &options)?;
+        let config = write_config(dir.path(), ca.as_ref(), &options, expired_cert)?;
         let stdout = fs::File::create(dir.path().join("access.log"))?;
         let stderr = fs::File::create(dir.path().join("registry.log"))?;
         let child = Command::new(binary)
@@ -285,8 +302,14 @@ fn parse_access_line(line: &str) -> Option<AccessEntry> {
     })
 }
 
-/// Writes the registry's YAML config (and its htpasswd, TLS and token files) into `dir`.
-fn write_config(dir: &Path, ca: Option<&Ca>, options: &RegistryOptions) -> Result<PathBuf> {
+/// Writes the registry's YAML config (and its htpasswd, TLS and token files) into `dir`;
+/// `expired_cert` gives it a certificate that expired.
+fn write_config(
+    dir: &Path,
+    ca: Option<&Ca>,
+    options: &RegistryOptions,
+    expired_cert: bool,
+) -> Result<PathBuf> {
     let data = dir.join("data");
     fs::create_dir_all(&data)?;
     let mut yaml = format!(
@@ -301,7 +324,11 @@ fn write_config(dir: &Path, ca: Option<&Ca>, options: &RegistryOptions) -> Resul
     if let Some(ca) = ca {
         let mut names: Vec<&str> = vec!["127.0.0.1", "localhost"];
         names.extend(options.extra_names.iter().map(String::as_str));
-        let server = ca.server_cert(&names)?;
+        let server = if expired_cert {
+            ca.expired_server_cert(&names)?
+        } else {
+            ca.server_cert(&names)?
+        };
         let cert = dir.join("server.pem");
         let key = dir.join("server-key.pem");
         fs::write(&cert, &server.cert_pem)?;

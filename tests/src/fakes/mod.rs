@@ -3,6 +3,8 @@
 //! Each fake listens on its own `127.0.0.1:0` port on the shared [`crate::runtime`], records
 //! every request it receives (so tests can count them), and stops on drop.
 
+pub mod broken_registry;
+pub mod garbage;
 pub mod google_oauth;
 pub mod kube_api;
 pub mod registries;
