@@ -79,6 +79,12 @@ pub struct LandedConfig {
     pub registries: Vec<RegistryEntry>,
     /// `dockerConfig:`.
     pub docker_config: Option<PathBuf>,
+    /// `namespaces.<name>.onUndetermined` (`allow` or `deny`), per namespace.
+    pub namespace_on_undetermined: Vec<(String, String)>,
+    /// `resolve.requestTimeout`.
+    pub request_timeout: Option<Duration>,
+    /// `resolve.connectTimeout`.
+    pub connect_timeout: Option<Duration>,
     /// `resolve.deadline`.
     pub deadline: Option<Duration>,
     /// `resolve.deepCheck`.
@@ -124,13 +130,25 @@ impl LandedConfig {
         if let Some(path) = &self.docker_config {
             let _ = writeln!(out, "dockerConfig: {}", quote(&path.display().to_string()));
         }
-        if self.deadline.is_some() || self.deep_check.is_some() {
-            out.push_str("resolve:\n");
-            if let Some(deadline) = self.deadline {
-                let _ = writeln!(out, "  deadline: {}ms", deadline.as_millis());
+        if !self.namespace_on_undetermined.is_empty() {
+            out.push_str("namespaces:\n");
+            for (namespace, on) in &self.namespace_on_undetermined {
+                let _ = writeln!(out, "  {}:\n    onUndetermined: {on}", quote(namespace));
             }
-            if let Some(deep) = self.deep_check {
-                let _ = writeln!(out, "  deepCheck: {deep}");
+        }
+        let resolve = [
+            self.deadline
+                .map(|t| format!("deadline: {}ms", t.as_millis())),
+            self.request_timeout
+                .map(|t| format!("requestTimeout: {}ms", t.as_millis())),
+            self.connect_timeout
+                .map(|t| format!("connectTimeout: {}ms", t.as_millis())),
+            self.deep_check.map(|deep| format!("deepCheck: {deep}")),
+        ];
+        if resolve.iter().any(Option::is_some) {
+            out.push_str("resolve:\n");
+            for line in resolve.iter().flatten() {
+                let _ = writeln!(out, "  {line}");
             }
         }
         if self.webhook_timeout.is_some()
@@ -163,6 +181,22 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_fault_budgets_and_fail_closed_namespaces() {
+        let config = LandedConfig {
+            namespace_on_undetermined: vec![("pay".to_owned(), "deny".to_owned())],
+            deadline: Some(Duration::from_secs(1)),
+            request_timeout: Some(Duration::from_secs(1)),
+            connect_timeout: Some(Duration::from_millis(500)),
+            ..LandedConfig::default()
+        };
+        assert_eq!(
+            config.to_yaml(),
+            "namespaces:\n  \"pay\":\n    onUndetermined: deny\nresolve:\n  deadline: 1000ms\n  \
+             requestTimeout: 1000ms\n  connectTimeout: 500ms\n"
+        );
+    }
 
     #[test]
     fn writes_the_documented_fields() {

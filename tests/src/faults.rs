@@ -115,7 +115,7 @@ pub struct FaultSet {
     pub faults: Vec<Fault>,
     entries: Vec<RegistryEntry>,
     // Fakes and registries that must outlive the lookups.
-    _parts: Vec<Box<dyn Any>>,
+    _parts: Vec<Box<dyn Any + Send + Sync>>,
 }
 
 impl FaultSet {
@@ -157,7 +157,7 @@ impl FaultSet {
         self.faults.last_mut().expect("just pushed")
     }
 
-    fn keep(&mut self, part: impl Any) {
+    fn keep(&mut self, part: impl Any + Send + Sync) {
         self._parts.push(Box::new(part));
     }
 

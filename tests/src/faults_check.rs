@@ -8,18 +8,21 @@ use crate::faults::{FaultKind, FaultSet};
 use crate::landed::{CheckResult, CheckRun, Landed};
 use crate::scenario::EXIT_UNDETERMINED;
 
-/// The review deadline (`resolve.deadline`) the fault tests configure.
-pub const FAULT_DEADLINE: Duration = Duration::from_secs(2);
+/// The review deadline (`resolve.deadline`) the fault tests configure; one registry request
+/// may take all of it (`resolve.requestTimeout`), its connection half (`connectTimeout`).
+pub const FAULT_DEADLINE: Duration = Duration::from_secs(1);
 
 /// What a `landed check` run may take beyond the deadline: process start-up, config and
 /// trust-store loading, and printing, on a loaded 2-core machine.
 pub const CHECK_SLACK: Duration = Duration::from_millis(1500);
 
-/// The landed.yaml of the fault tests: `entries` and the short deadline.
+/// The landed.yaml of the fault tests: `entries` and the short budgets.
 pub fn fault_config(entries: Vec<RegistryEntry>) -> LandedConfig {
     LandedConfig {
         registries: entries,
         deadline: Some(FAULT_DEADLINE),
+        request_timeout: Some(FAULT_DEADLINE),
+        connect_timeout: Some(FAULT_DEADLINE / 2),
         ..LandedConfig::default()
     }
 }

@@ -17,6 +17,7 @@ pub mod binary;
 pub mod config;
 pub mod docker_config;
 pub mod fakes;
+pub mod fault_server;
 pub mod faults;
 pub mod faults_check;
 pub mod gar;

@@ -112,6 +112,21 @@ impl LandedServer {
         })
     }
 
+    /// The server's process id (its memory is in `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// GETs `path` (`/healthz`, `/readyz`) and returns the HTTP status and the body.
+    pub fn get(&self, path: &str) -> Result<(u16, String)> {
+        let url = format!("{}{path}", self.url());
+        block_on(async {
+            let response = self.client.get(&url).send().await?;
+            let status = response.status().as_u16();
+            Ok((status, response.text().await?))
+        })
+    }
+
     /// Everything the server printed so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
