@@ -72,6 +72,42 @@ impl RegistryEntry {
     }
 }
 
+/// One `policies:` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyEntry {
+    /// Policy name (a built-in's name when `path` is `None`).
+    pub name: String,
+    /// Component file, watched for changes by the server.
+    pub path: Option<PathBuf>,
+    /// `mode:` override for this policy's denials (`enforce`, `warn`, `audit`).
+    pub mode: Option<String>,
+}
+
+impl PolicyEntry {
+    /// The built-in `name` with default settings.
+    pub fn builtin(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// A policy `name` loaded from `path`.
+    pub fn file(name: &str, path: PathBuf) -> Self {
+        Self {
+            name: name.to_owned(),
+            path: Some(path),
+            ..Self::default()
+        }
+    }
+
+    /// The same entry with `mode: mode`.
+    pub fn mode(mut self, mode: &str) -> Self {
+        self.mode = Some(mode.to_owned());
+        self
+    }
+}
+
 /// The parts of landed.yaml the tests set; `None` fields are left out of the file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LandedConfig {
@@ -95,6 +131,14 @@ pub struct LandedConfig {
     pub tls_cert_file: Option<PathBuf>,
     /// `server.tlsKeyFile`.
     pub tls_key_file: Option<PathBuf>,
+    /// `server.certReloadInterval`.
+    pub cert_reload_interval: Option<Duration>,
+    /// `server.shutdownGrace`.
+    pub shutdown_grace: Option<Duration>,
+    /// `server.maxConnections`.
+    pub max_connections: Option<usize>,
+    /// `policies:` (empty: the built-in defaults).
+    pub policies: Vec<PolicyEntry>,
 }
 
 impl LandedConfig {
@@ -151,19 +195,37 @@ impl LandedConfig {
                 let _ = writeln!(out, "  {line}");
             }
         }
-        if self.webhook_timeout.is_some()
-            || self.tls_cert_file.is_some()
-            || self.tls_key_file.is_some()
-        {
+        let server = [
+            self.webhook_timeout
+                .map(|t| format!("webhookTimeout: {}ms", t.as_millis())),
+            self.tls_cert_file
+                .as_ref()
+                .map(|p| format!("tlsCertFile: {}", quote_path(p))),
+            self.tls_key_file
+                .as_ref()
+                .map(|p| format!("tlsKeyFile: {}", quote_path(p))),
+            self.cert_reload_interval
+                .map(|t| format!("certReloadInterval: {}ms", t.as_millis())),
+            self.shutdown_grace
+                .map(|t| format!("shutdownGrace: {}ms", t.as_millis())),
+            self.max_connections.map(|n| format!("maxConnections: {n}")),
+        ];
+        if server.iter().any(Option::is_some) {
             out.push_str("server:\n");
-            if let Some(timeout) = self.webhook_timeout {
-                let _ = writeln!(out, "  webhookTimeout: {}ms", timeout.as_millis());
+            for line in server.iter().flatten() {
+                let _ = writeln!(out, "  {line}");
             }
-            if let Some(path) = &self.tls_cert_file {
-                let _ = writeln!(out, "  tlsCertFile: {}", quote(&path.display().to_string()));
-            }
-            if let Some(path) = &self.tls_key_file {
-                let _ = writeln!(out, "  tlsKeyFile: {}", quote(&path.display().to_string()));
+        }
+        if !self.policies.is_empty() {
+            out.push_str("policies:\n");
+            for entry in &self.policies {
+                let _ = writeln!(out, "  - name: {}", quote(&entry.name));
+                if let Some(path) = &entry.path {
+                    let _ = writeln!(out, "    path: {}", quote_path(path));
+                }
+                if let Some(mode) = &entry.mode {
+                    let _ = writeln!(out, "    mode: {mode}");
+                }
             }
         }
         if out.is_empty() {
@@ -171,6 +233,11 @@ impl LandedConfig {
         }
         out
     }
+}
+
+/// A path as a YAML double-quoted scalar.
+fn quote_path(path: &std::path::Path) -> String {
+    quote(&path.display().to_string())
 }
 
 /// A YAML double-quoted scalar (JSON string escaping is valid YAML).

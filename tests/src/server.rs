@@ -23,6 +23,9 @@ pub struct LandedServer {
     secrets: Vec<String>,
 }
 
+/// The names the serving certificate is issued for.
+pub const SERVING_NAMES: [&str; 2] = ["127.0.0.1", "localhost"];
+
 /// A free loopback port (bound, read, released: a tiny race is accepted).
 fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -35,7 +38,7 @@ impl LandedServer {
     pub fn start(landed: &mut Landed, config: &LandedConfig) -> Result<Self> {
         install_crypto_provider();
         let ca = Ca::new("landed-e2e webhook CA")?;
-        let server = ca.server_cert(&["127.0.0.1", "localhost"])?;
+        let server = ca.server_cert(&SERVING_NAMES)?;
         let cert = landed.home().join("webhook.pem");
         let key = landed.home().join("webhook-key.pem");
         fs::write(&cert, &server.cert_pem)?;
@@ -43,7 +46,14 @@ impl LandedServer {
         let mut config = config.clone();
         config.tls_cert_file = Some(cert);
         config.tls_key_file = Some(key);
-        let config_path = landed.set_config(&config)?;
+        Self::launch(landed, &config, &ca)
+    }
+
+    /// Starts `landed serve` with `config` as it is (its `tlsCertFile`/`tlsKeyFile` set by the
+    /// caller, issued by `ca`), and waits until `/healthz` answers.
+    pub fn launch(landed: &mut Landed, config: &LandedConfig, ca: &Ca) -> Result<Self> {
+        install_crypto_provider();
+        let config_path = landed.set_config(config)?;
         let port = free_port()?;
         let log_path = landed.home().join("serve.log");
         let log = fs::File::create(&log_path)?;
@@ -97,6 +107,38 @@ impl LandedServer {
     /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Sends SIGTERM, as the kubelet does when the pod is deleted.
+    pub fn terminate(&self) -> Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("running kill")?;
+        if !status.success() {
+            bail!("kill -TERM {} failed ({status})", self.child.id());
+        }
+        Ok(())
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit code (`None`: killed by a signal)
+    /// and when it was seen gone. Fails if it is still running at `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Result<(Option<i32>, Instant)> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok((status.code(), Instant::now()));
+            }
+            if started.elapsed() > limit {
+                bail!("landed serve still running {limit:?} after being asked to stop");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// POSTs an AdmissionReview to `path` (`/validate`, `/mutate`) and returns the HTTP
