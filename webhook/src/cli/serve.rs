@@ -29,6 +29,7 @@ pub struct ServeArgs {
 /// Runs the server until SIGTERM or Ctrl-C, then drains.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
+    server::open_files::raise_open_file_limit(config.server.max_connections);
     let mut listen = args.listen.unwrap_or(config.server.listen);
     // Kept alive for the whole run: the dev certificates live in it.
     let mut _dev_dir = None;

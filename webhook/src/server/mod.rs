@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod limits;
+pub mod open_files;
 mod routes;
 pub mod tls;
 
