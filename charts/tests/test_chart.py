@@ -9,41 +9,34 @@ the real server with the rendered landed.yaml.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
-import os
-import queue
 import re
-import signal
 import ssl
 import subprocess
-import threading
 import tomllib
-from pathlib import Path
 
 import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "landed"
-LANDED = Path(os.environ.get("LANDED_BIN", ROOT / "target" / "debug" / "landed"))
-RELEASE = "landed"
-NAMESPACE = "landed"
-
-# Schemas checked: the oldest release where matchConditions are GA, and the newest that
-# kubernetes-validate ships.
-K8S_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
-
-# Custom resources have no schema in kubernetes-validate: these kinds are checked by the
-# assertions below instead of by schema, and nothing else may be skipped.
-CRD_KINDS = {
-    ("cert-manager.io/v1", "Issuer"),
-    ("cert-manager.io/v1", "ClusterIssuer"),
-    ("cert-manager.io/v1", "Certificate"),
-    ("monitoring.coreos.com/v1", "ServiceMonitor"),
-}
+from support import (
+    BUILT_POLICIES,
+    CHART,
+    K8S_VERSIONS,
+    LANDED,
+    NAMESPACE,
+    ROOT,
+    Server,
+    container,
+    find,
+    landed_certs,
+    landed_config,
+    one,
+    render,
+    validate_strictly,
+    write_local_config,
+)
 
 # A PEM-shaped placeholder CA for tls.mode=secret (rendering only; no TLS handshake uses it).
 FAKE_CA_B64 = base64.b64encode(
@@ -145,43 +138,6 @@ VALUE_SETS: dict[str, dict] = {
 # ----------------------------------------------------------------------------- helpers
 
 
-def render(values: dict) -> list[dict]:
-    """Every manifest the chart renders for `values` (NOTES.txt left out)."""
-    with helm.Chart.load(CHART) as chart:
-        files = chart.render(values, name=RELEASE, namespace=NAMESPACE)
-    docs = []
-    for name, text in sorted(files.items()):
-        if name.endswith("NOTES.txt"):
-            continue
-        for doc in yaml.safe_load_all(text):
-            if doc:
-                doc["__file"] = name
-                docs.append(doc)
-    return docs
-
-
-def strip(doc: dict) -> dict:
-    return {k: v for k, v in doc.items() if k != "__file"}
-
-
-def find(docs: list[dict], kind: str, name: str | None = None) -> list[dict]:
-    return [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
-
-
-def one(docs: list[dict], kind: str) -> dict:
-    found = find(docs, kind)
-    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
-    return found[0]
-
-
-def landed_config(docs: list[dict]) -> dict:
-    return yaml.safe_load(one(docs, "ConfigMap")["data"]["landed.yaml"])
-
-
-def container(docs: list[dict]) -> dict:
-    return one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-
-
 def crate_version() -> str:
     with open(ROOT / "Cargo.toml", "rb") as f:
         return tomllib.load(f)["workspace"]["package"]["version"]
@@ -220,18 +176,7 @@ def test_lint_is_clean(name):
 
 def test_every_manifest_validates_strictly(rendered):
     _, _, docs = rendered
-    checked = 0
-    for doc in docs:
-        key = (doc["apiVersion"], doc["kind"])
-        if key in CRD_KINDS:
-            continue
-        for version in K8S_VERSIONS:
-            try:
-                kubernetes_validate.validate(strip(doc), version, strict=True)
-            except kubernetes_validate.ValidationError as e:
-                pytest.fail(f"{doc['__file']} {doc['kind']}/{doc['metadata']['name']} (k8s {version}): {e.message} at {list(e.path)}")
-        checked += 1
-    assert checked >= 5
+    assert validate_strictly(docs) >= 5
 
 
 def test_common_shape(rendered):
@@ -439,31 +384,6 @@ def test_pinning_adds_the_mutating_webhook():
     assert mwc["clientConfig"]["caBundle"] == vwc["clientConfig"]["caBundle"]
 
 
-def test_rbac_is_least_privilege():
-    docs = render(VALUE_SETS["pull-secrets-and-audit"])
-    role = one(docs, "ClusterRole")
-    binding = one(docs, "ClusterRoleBinding")
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "landed", "namespace": NAMESPACE}]
-    verbs = {}
-    for rule in role["rules"]:
-        for g in rule["apiGroups"]:
-            for r in rule["resources"]:
-                verbs.setdefault((g, r), set()).update(rule["verbs"])
-    assert verbs.pop(("", "secrets")) == {"get"}
-    assert verbs.pop(("", "serviceaccounts")) == {"get"}
-    kinds = json.loads(subprocess.run([LANDED, "kinds", "--output", "json"], check=True, capture_output=True, text=True).stdout)
-    assert set(verbs) == {(k["group"], k["resource"]) for k in kinds}
-    assert all(v == {"list", "watch"} for v in verbs.values())
-    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
-    assert pod["automountServiceAccountToken"] is True
-
-    only_pull = render({"pullSecrets": {"enabled": True}})
-    assert [r["resources"] for r in one(only_pull, "ClusterRole")["rules"]] == [["secrets", "serviceaccounts"]]
-    only_audit = render({"audit": {"enabled": True}})
-    assert all(r["verbs"] == ["list", "watch"] for r in one(only_audit, "ClusterRole")["rules"])
-
-
 def test_audit_events_background_scan_and_policy_reports():
     docs = render(VALUE_SETS["audit-events-scan-reports"])
     assert landed_config(docs)["audit"] == {
@@ -471,18 +391,7 @@ def test_audit_events_background_scan_and_policy_reports():
         "backgroundScan": {"interval": "10m"},
         "policyReports": True,
     }
-    verbs = {}
-    for rule in one(docs, "ClusterRole")["rules"]:
-        for g in rule["apiGroups"]:
-            for r in rule["resources"]:
-                verbs.setdefault((g, r), set()).update(rule["verbs"])
-    assert verbs.pop(("", "events")) == {"create", "patch"}
-    assert verbs.pop(("events.k8s.io", "events")) == {"create", "patch"}
-    assert verbs.pop(("wgpolicyk8s.io", "policyreports")) == {"get", "list", "create", "update"}
-    # The background scan implies list/watch of the reviewed kinds, and nothing else.
-    kinds = json.loads(subprocess.run([LANDED, "kinds", "--output", "json"], check=True, capture_output=True, text=True).stdout)
-    assert set(verbs) == {(k["group"], k["resource"]) for k in kinds}
-    assert all(v == {"list", "watch"} for v in verbs.values())
+    # The rules each part needs: test_rbac.py.
     assert find(docs, "PolicyReport") == []  # only RBAC; the server writes them
     pod = one(docs, "Deployment")["spec"]["template"]
     assert pod["spec"]["automountServiceAccountToken"] is True
@@ -492,17 +401,11 @@ def test_audit_events_background_scan_and_policy_reports():
     assert annotations["prometheus.io/port"] == "8443"
     assert annotations["prometheus.io/path"] == "/metrics"
 
-    # Each part alone grants only its own rules.
-    only_events = one(render({"audit": {"events": True}}), "ClusterRole")["rules"]
-    assert only_events == [{"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}]
     only_scan = render({"audit": {"backgroundScan": {"interval": "5m"}}})
     assert landed_config(only_scan)["audit"] == {"backgroundScan": {"interval": "5m"}}
-    assert all(r["verbs"] == ["list", "watch"] for r in one(only_scan, "ClusterRole")["rules"])
-    # All off: no audit section in landed.yaml, no RBAC, no token.
+    # All off: no audit section in landed.yaml.
     defaults = render({})
     assert "audit" not in landed_config(defaults)
-    assert find(defaults, "ClusterRole") == []
-    assert one(defaults, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     assert "prometheus.io/scrape" not in one(defaults, "Deployment")["spec"]["template"]["metadata"]["annotations"]
 
 
@@ -592,90 +495,6 @@ def test_inconsistent_values_fail_to_render(values, message):
 # ----------------------------------------------------------------------------- the real server
 
 
-class Server:
-    """target/debug/landed serving a config on 127.0.0.1 (port from its JSON log)."""
-
-    def __init__(self, config: Path, tmp: Path):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LANDED_", "GOOGLE_"))}
-        env.update(LANDED_LOG_FORMAT="json", POD_NAMESPACE=NAMESPACE, HOME=str(tmp))
-        self.proc = subprocess.Popen(
-            [LANDED, "serve", "--config", config, "--listen", "127.0.0.1:0"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        self.lines: queue.Queue = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.addr = self._wait_listening()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _wait_listening(self) -> tuple[str, int]:
-        while True:
-            try:
-                line = self.lines.get(timeout=120)
-            except queue.Empty:
-                raise AssertionError("landed did not start listening in 120 s:\n" + "".join(self.log))
-            if line is None:
-                raise AssertionError(f"landed exited with {self.proc.wait()}:\n" + "".join(self.log))
-            self.log.append(line)
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if event.get("message") == "serving HTTPS":
-                host, port = event["addr"].rsplit(":", 1)
-                return host, int(port)
-
-    def get(self, path: str, ca_pem: str, server_name: str) -> tuple[int, bytes]:
-        context = ssl.create_default_context(cadata=ca_pem)
-        conn = http.client.HTTPSConnection(self.addr[0], self.addr[1], context=context, timeout=10)
-        # Verify the certificate for server_name while connecting to 127.0.0.1.
-        conn.sock = context.wrap_socket(
-            __import__("socket").create_connection(self.addr, timeout=10), server_hostname=server_name
-        )
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
-        conn.close()
-        return response.status, body
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def write_local_config(docs: list[dict], tmp: Path, cert: Path, key: Path) -> Path:
-    """The ConfigMap's landed.yaml with file paths moved into `tmp`, everything else as is."""
-    text = one(docs, "ConfigMap")["data"]["landed.yaml"]
-    config = yaml.safe_load(text)
-    config["server"]["tlsCertFile"] = str(cert)
-    config["server"]["tlsKeyFile"] = str(key)
-    if "dockerConfig" in config:
-        docker = tmp / "docker-config.json"
-        docker.write_text('{"auths": {}}')
-        config["dockerConfig"] = str(docker)
-    path = tmp / "landed.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def landed_certs(tmp: Path) -> Path:
-    out = tmp / "certs"
-    subprocess.run([LANDED, "certs", "--out", out, "--dns", "localhost", "--dns", "127.0.0.1"], check=True, capture_output=True)
-    return out
-
-
 def distinct_configs() -> list[str]:
     """Value sets with distinct landed.yaml (starting the server once per distinct config)."""
     seen: dict[str, str] = {}
@@ -701,7 +520,7 @@ def test_server_accepts_the_rendered_config(name, tmp_path):
         ready = json.loads(body)
         assert ready["tls"] is True, ready
         # Policies load only where the built-ins were built (scripts/test builds them first).
-        built = ROOT / "policies" / "target" / "wasm32-wasip2" / "release" / "require_landed.wasm"
+        built = BUILT_POLICIES / "require_landed.wasm"
         if built.exists():
             assert status == 200, ready
             if ready.get("policies"):
