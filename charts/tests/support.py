@@ -214,3 +214,20 @@ def landed_certs(tmp: Path) -> Path:
     out = tmp / "certs"
     subprocess.run([LANDED, "certs", "--out", out, "--dns", "localhost", "--dns", "127.0.0.1"], check=True, capture_output=True)
     return out
+
+
+def client_pki(tmp: Path, name: str = "client") -> tuple[Path, Path, Path]:
+    """A CA and a client certificate (extendedKeyUsage clientAuth) it signed, made with
+    openssl: (ca.crt, client.crt, client.key)."""
+    out = tmp / name
+    out.mkdir()
+    ca_crt, ca_key = out / "ca.crt", out / "ca.key"
+    crt, key, csr, ext = out / "client.crt", out / "client.key", out / "client.csr", out / "ext.cnf"
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run = lambda *args: subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", *ec, "-keyout", ca_key, "-out", ca_crt, "-days", "1", "-subj", f"/CN={name} CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=kube-apiserver")
+    ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+    run("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", ext)
+    return ca_crt, crt, key

@@ -28,6 +28,7 @@ from support import (
     NAMESPACE,
     ROOT,
     Server,
+    client_pki,
     container,
     find,
     landed_certs,
@@ -128,6 +129,29 @@ VALUE_SETS: dict[str, dict] = {
         "tls": {"mode": "certManager"},
         "config": {"resolve": {"deadline": "2s", "requestTimeout": "1500ms"}, "checkUnchangedImages": True},
     },
+    "server-limits": {
+        "server": {
+            "limits": {
+                "tlsHandshakeTimeout": "3s",
+                "headerReadTimeout": "4s",
+                "requestTimeout": "15s",
+                "maxConcurrentStreams": 50,
+                "maxConnections": 256,
+            }
+        },
+    },
+    "client-auth": {
+        "server": {"clientAuth": {"enabled": True, "caConfigMap": "apiserver-client-ca"}},
+        "metrics": {
+            "serviceMonitor": {
+                "enabled": True,
+                "clientCertificate": {
+                    "cert": {"secret": {"name": "prometheus-landed-client", "key": "tls.crt"}},
+                    "keySecret": {"name": "prometheus-landed-client", "key": "tls.key"},
+                },
+            }
+        },
+    },
     "single-replica-no-match-conditions": {
         "replicaCount": 1,
         "webhook": {"matchConditions": {"enabled": False}},
@@ -226,8 +250,13 @@ def test_common_shape(rendered):
     assert csc["allowPrivilegeEscalation"] is False
     assert csc["capabilities"]["drop"] == ["ALL"]
     assert c["resources"]["requests"] and c["resources"]["limits"]
-    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"}
+    if "clientCaFile" in config["server"]:
+        # The kubelet presents no client certificate: TCP checks on the same port.
+        assert c["livenessProbe"]["tcpSocket"] == c["readinessProbe"]["tcpSocket"] == {"port": "https"}
+        assert "httpGet" not in c["livenessProbe"] and "httpGet" not in c["readinessProbe"]
+    else:
+        assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "https", "scheme": "HTTPS"}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "https", "scheme": "HTTPS"}
     env = {e["name"]: e for e in c["env"]}
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert env["LANDED_LOG_FORMAT"]["value"] == "json"
@@ -485,6 +514,11 @@ def test_match_conditions_can_be_turned_off():
         ({"audit": {"policyReports": True}}, "audit.backgroundScan.interval"),
         ({"tls": {"mode": "secret", "secret": {"name": "x", "caBundle": FAKE_CA_B64}},
           "metrics": {"serviceMonitor": {"enabled": True}}}, "metrics.serviceMonitor.ca"),
+        ({"server": {"clientAuth": {"enabled": True}}}, "server.clientAuth.caSecret"),
+        ({"server": {"clientAuth": {"enabled": True, "caSecret": "a", "caConfigMap": "b"}}}, "exactly one"),
+        ({"server": {"clientAuth": {"enabled": True, "caSecret": "a", "caKey": ""}}}, "server.clientAuth.caKey"),
+        ({"server": {"clientAuth": {"enabled": True, "caSecret": "a"}},
+          "metrics": {"serviceMonitor": {"enabled": True}}}, "metrics.serviceMonitor.clientCertificate"),
     ],
 )
 def test_inconsistent_values_fail_to_render(values, message):
@@ -508,15 +542,19 @@ def distinct_configs() -> list[str]:
 def test_server_accepts_the_rendered_config(name, tmp_path):
     docs = render(VALUE_SETS[name])
     certs = landed_certs(tmp_path)
-    config = write_local_config(docs, tmp_path, certs / "tls.crt", certs / "tls.key")
+    client_ca, client = None, None
+    if "clientCaFile" in landed_config(docs)["server"]:
+        client_ca, *pair = client_pki(tmp_path)
+        client = tuple(pair)
+    config = write_local_config(docs, tmp_path, certs / "tls.crt", certs / "tls.key", client_ca)
     server = Server(config, tmp_path)
     try:
-        status, body = server.get("/healthz", (certs / "ca.crt").read_text(), "localhost")
+        status, body = server.get("/healthz", (certs / "ca.crt").read_text(), "localhost", client)
         assert status == 200, body
         # Prometheus metrics on the same HTTPS port and certificate (what the ServiceMonitor scrapes).
-        status, body = server.get("/metrics", (certs / "ca.crt").read_text(), "localhost")
+        status, body = server.get("/metrics", (certs / "ca.crt").read_text(), "localhost", client)
         assert status == 200 and b"# TYPE" in body, body[:200]
-        status, body = server.get("/readyz", (certs / "ca.crt").read_text(), "localhost")
+        status, body = server.get("/readyz", (certs / "ca.crt").read_text(), "localhost", client)
         ready = json.loads(body)
         assert ready["tls"] is True, ready
         # Policies load only where the built-ins were built (scripts/test builds them first).

@@ -74,6 +74,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "landed.configDir" -}}/etc/landed{{- end -}}
 {{- define "landed.tlsDir" -}}/tls{{- end -}}
 {{- define "landed.dockerConfigDir" -}}/etc/landed-docker{{- end -}}
+{{- define "landed.clientCaDir" -}}/etc/landed-client-ca{{- end -}}
 
 {{/*
 The kinds the server reviews, by API group: webhook/src/admission/kinds.rs WorkloadKind::ALL
@@ -178,7 +179,17 @@ matchConditions:
 {{- if and .Values.audit.policyReports (not .Values.audit.backgroundScan.interval) -}}
 {{- fail "audit.policyReports needs audit.backgroundScan.interval: the background scan writes the PolicyReports" -}}
 {{- end -}}
+{{- $ca := .Values.server.clientAuth -}}
+{{- if and $ca.enabled (ne (len (compact (list $ca.caSecret $ca.caConfigMap))) 1) -}}
+{{- fail "server.clientAuth.enabled needs exactly one of server.clientAuth.caSecret and server.clientAuth.caConfigMap (the CA that signs the API server's client certificate)" -}}
+{{- end -}}
+{{- if and $ca.enabled (not $ca.caKey) -}}
+{{- fail "server.clientAuth.caKey must name the key holding the CA bundle" -}}
+{{- end -}}
 {{- $sm := .Values.metrics.serviceMonitor -}}
+{{- if and $sm.enabled $ca.enabled (not $sm.clientCertificate) -}}
+{{- fail "metrics.serviceMonitor with server.clientAuth.enabled needs metrics.serviceMonitor.clientCertificate (cert and keySecret signed by the client CA), or Prometheus is refused at the TLS handshake" -}}
+{{- end -}}
 {{- if and $sm.enabled (eq .Values.tls.mode "secret") (not $sm.ca) (not $sm.insecureSkipVerify) -}}
 {{- fail "metrics.serviceMonitor with tls.mode=secret needs metrics.serviceMonitor.ca (the CA that signed your certificate) or insecureSkipVerify: true" -}}
 {{- end -}}
@@ -203,4 +214,29 @@ matchConditions:
 {{- if $a.backgroundScan.interval -}}{{- $_ := set $out "backgroundScan" (dict "interval" $a.backgroundScan.interval) -}}{{- end -}}
 {{- if $a.policyReports -}}{{- $_ := set $out "policyReports" true -}}{{- end -}}
 {{- if $out -}}{{- toYaml $out -}}{{- end -}}
+{{- end -}}
+
+
+{{/* landed.yaml's `server:`: what the chart wires, plus the limits that are set (the rest
+keep the binary's defaults). */}}
+{{- define "landed.serverConfig" -}}
+{{- $server := dict
+  "listen" (printf "%s:%d" .Values.listenHost (int .Values.containerPort))
+  "tlsCertFile" (printf "%s/tls.crt" (include "landed.tlsDir" .))
+  "tlsKeyFile" (printf "%s/tls.key" (include "landed.tlsDir" .))
+  "certReloadInterval" .Values.tls.certReloadInterval
+  "webhookTimeout" (printf "%ds" (int .Values.webhook.timeoutSeconds))
+  "shutdownGrace" (printf "%ds" (int .Values.shutdownGraceSeconds))
+-}}
+{{- $limits := .Values.server.limits -}}
+{{- range $k := list "tlsHandshakeTimeout" "headerReadTimeout" "requestTimeout" -}}
+{{- with index $limits $k -}}{{- $_ := set $server $k (toString .) -}}{{- end -}}
+{{- end -}}
+{{- range $k := list "maxConcurrentStreams" "maxConnections" -}}
+{{- with index $limits $k -}}{{- $_ := set $server $k (int .) -}}{{- end -}}
+{{- end -}}
+{{- if .Values.server.clientAuth.enabled -}}
+{{- $_ := set $server "clientCaFile" (printf "%s/%s" (include "landed.clientCaDir" .) .Values.server.clientAuth.caKey) -}}
+{{- end -}}
+{{- toYaml $server -}}
 {{- end -}}
