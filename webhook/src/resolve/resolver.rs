@@ -47,7 +47,7 @@ impl Resolver {
             connect: rc.connect_timeout,
             request: rc.request_timeout,
         };
-        let auth = Authenticator::new(config.docker_config.clone());
+        let auth = Authenticator::new(config.docker_config.clone(), rc.request_timeout);
         let client = RegistryClient::new(&config.registries, timeouts, auth)?;
         Ok(Self {
             inner: Arc::new(Inner {

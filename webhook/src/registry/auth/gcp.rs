@@ -24,12 +24,21 @@ enum State {
 
 /// The GCP token provider, discovered on first use; gcp_auth refreshes its tokens itself
 /// (20 s before expiry), so every call asks it rather than keeping a token.
-#[derive(Default)]
 pub struct GcpSource {
     state: Mutex<Option<State>>,
+    timeout: Duration,
 }
 
 impl GcpSource {
+    /// A source whose every credential request (discovery and token fetch) ends within
+    /// `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            state: Mutex::new(None),
+            timeout,
+        }
+    }
+
     async fn provider(&self) -> Option<Arc<dyn TokenProvider>> {
         let mut state = self.state.lock().await;
         match &*state {
@@ -58,7 +67,25 @@ impl GcpSource {
     }
 
     /// `oauth2accesstoken:<fresh token>`, or `None` when no Google credentials exist here.
+    ///
+    /// gcp_auth sets no timeout and holds its token lock while it fetches: an OAuth endpoint
+    /// that accepts the connection and never answers would otherwise keep this lookup, and
+    /// every later one waiting on that lock, hanging for good.
     pub async fn credential(&self) -> Result<Option<Credential>, RegistryError> {
+        tokio::time::timeout(self.timeout, self.fetch_credential())
+            .await
+            .unwrap_or_else(|_| {
+                Err(RegistryError::Credentials {
+                    source_name: "gcp".into(),
+                    message: format!(
+                        "no token within {}s (token endpoint or metadata server not answering)",
+                        self.timeout.as_secs_f64()
+                    ),
+                })
+            })
+    }
+
+    async fn fetch_credential(&self) -> Result<Option<Credential>, RegistryError> {
         let Some(provider) = self.provider().await else {
             return Ok(None);
         };

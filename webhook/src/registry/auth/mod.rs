@@ -6,6 +6,7 @@ mod gcp;
 mod pull_secrets;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use docker_config::{DockerConfig, DockerConfigSource, HelperOutput};
 pub use gcp::{GcpSource, GAR_USERNAME, GCP_SCOPE};
@@ -36,10 +37,11 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// Sources reading `docker_config` (or the usual locations when `None`).
-    pub fn new(docker_config: Option<PathBuf>) -> Self {
+    /// Sources reading `docker_config` (or the usual locations when `None`); fetching a
+    /// Google token takes at most `token_timeout`.
+    pub fn new(docker_config: Option<PathBuf>, token_timeout: Duration) -> Self {
         Self {
-            gcp: GcpSource::default(),
+            gcp: GcpSource::new(token_timeout),
             pull_secrets: PullSecretSource::default(),
             docker: DockerConfigSource::new(docker_config),
         }
