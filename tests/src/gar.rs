@@ -31,7 +31,11 @@ pub struct Gar {
 impl Gar {
     /// Sets everything up; tokens live `expires_in` seconds.
     pub fn start(expires_in: u64) -> Result<Self> {
-        let oauth = FakeGoogleOAuth::start(expires_in)?;
+        Self::with_oauth(FakeGoogleOAuth::start(expires_in)?)
+    }
+
+    /// Sets everything up around `oauth` (e.g. one that stalls).
+    pub fn with_oauth(oauth: FakeGoogleOAuth) -> Result<Self> {
         let registry = Registry::start(RegistryOptions {
             tls: true,
             auth: RegistryAuth::Htpasswd {

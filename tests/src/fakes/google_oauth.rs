@@ -7,6 +7,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::Result;
 use axum::extract::{Request, State};
@@ -17,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{form_values, record, HttpFake, Recorded, Recorder};
+use super::{form_values, record, HttpFake, Recorded, Recorder, Shutdown};
 use crate::pki::rsa_pkcs8_pem;
 
 /// The grant type of a service-account token request.
@@ -28,6 +30,9 @@ struct OAuthState {
     access_token: String,
     expires_in: u64,
     recorder: Recorder,
+    /// How many more requests get no answer at all (held until the fake stops).
+    stalls_left: Arc<AtomicUsize>,
+    shutdown: Shutdown,
 }
 
 /// A running fake OAuth endpoint with its service-account key.
@@ -43,14 +48,25 @@ impl FakeGoogleOAuth {
     /// Starts it; every grant gets a fresh random, fixed-for-the-fake access token valid
     /// `expires_in` seconds.
     pub fn start(expires_in: u64) -> Result<Self> {
+        Self::start_stalling_first(expires_in, 0)
+    }
+
+    /// Like [`Self::start`], but the first `stalls` requests are accepted and never answered
+    /// (an endpoint that hangs, then recovers).
+    pub fn start_stalling_first(expires_in: u64, stalls: usize) -> Result<Self> {
         let access_token = format!("ya29.landed-e2e-{}", crate::random_hex(24));
         let recorder = Recorder::default();
-        let state = OAuthState {
-            access_token: access_token.clone(),
-            expires_in,
-            recorder: recorder.clone(),
-        };
-        let http = HttpFake::start(|_| Router::new().fallback(token).with_state(state))?;
+        let (token_for_state, recorder_for_state) = (access_token.clone(), recorder.clone());
+        let http = HttpFake::start(move |shutdown| {
+            let state = OAuthState {
+                access_token: token_for_state,
+                expires_in,
+                recorder: recorder_for_state,
+                stalls_left: Arc::new(AtomicUsize::new(stalls)),
+                shutdown,
+            };
+            Router::new().fallback(token).with_state(state)
+        })?;
         Ok(Self {
             http,
             recorder,
@@ -134,6 +150,14 @@ pub fn decode_jwt_claims(jwt: &str) -> Option<Value> {
 async fn token(State(state): State<OAuthState>, request: Request) -> Response {
     let recorded = record(request).await;
     state.recorder.push(recorded.clone());
+    let stall = state
+        .stalls_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if stall {
+        state.shutdown.wait().await;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let grant = form_values(&recorded.body, "grant_type");
     let assertion = form_values(&recorded.body, "assertion");
     let well_formed = recorded.method == "POST"
