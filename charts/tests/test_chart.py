@@ -152,6 +152,14 @@ VALUE_SETS: dict[str, dict] = {
             }
         },
     },
+    "network-policy": {
+        "networkPolicy": {
+            "enabled": True,
+            "ingress": {"from": [{"ipBlock": {"cidr": "172.16.0.0/28"}}]},
+            "metrics": {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
+            "egress": {"enabled": True, "rules": [{"ports": [{"port": 443, "protocol": "TCP"}]}]},
+        },
+    },
     "single-replica-no-match-conditions": {
         "replicaCount": 1,
         "webhook": {"matchConditions": {"enabled": False}},
@@ -514,6 +522,7 @@ def test_match_conditions_can_be_turned_off():
         ({"audit": {"policyReports": True}}, "audit.backgroundScan.interval"),
         ({"tls": {"mode": "secret", "secret": {"name": "x", "caBundle": FAKE_CA_B64}},
           "metrics": {"serviceMonitor": {"enabled": True}}}, "metrics.serviceMonitor.ca"),
+        ({"networkPolicy": {"enabled": True, "egress": {"enabled": True, "dns": False}}}, "networkPolicy.egress.rules"),
         ({"server": {"clientAuth": {"enabled": True}}}, "server.clientAuth.caSecret"),
         ({"server": {"clientAuth": {"enabled": True, "caSecret": "a", "caConfigMap": "b"}}}, "exactly one"),
         ({"server": {"clientAuth": {"enabled": True, "caSecret": "a", "caKey": ""}}}, "server.clientAuth.caKey"),

@@ -134,3 +134,54 @@ def test_only_clients_with_a_certificate_from_the_ca_get_through(tmp_path):
     finally:
         server.stop()
     assert server.proc.returncode == 0, "".join(server.log)
+
+
+# ----------------------------------------------------------------------------- NetworkPolicy
+
+API_SERVER = [{"ipBlock": {"cidr": "172.16.0.0/28"}}, {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "konnectivity-agent"}},
+}]
+PROMETHEUS = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+
+
+def policy(values: dict) -> tuple[dict, list[dict]]:
+    docs = render({"networkPolicy": {"enabled": True, **values}})
+    validate_strictly(docs)
+    return one(docs, "NetworkPolicy")["spec"], docs
+
+
+def test_no_network_policy_by_default():
+    assert [d for d in render({}) if d["kind"] == "NetworkPolicy"] == []
+
+
+def test_ingress_only_to_the_serving_port_of_the_webhook_pods():
+    spec, docs = policy({})
+    pod = one(docs, "Deployment")["spec"]["template"]
+    # It selects exactly the webhook pods, and the port is the one the Service targets.
+    assert spec["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert spec["podSelector"]["matchLabels"] == one(docs, "Service")["spec"]["selector"]
+    assert spec["policyTypes"] == ["Ingress"]  # egress left open
+    assert spec["ingress"] == [{"ports": [{"port": container(docs)["ports"][0]["containerPort"], "protocol": "TCP"}]}]
+    assert "egress" not in spec
+
+
+def test_ingress_peers_are_the_api_server_and_prometheus():
+    spec, _ = policy({"ingress": {"from": API_SERVER}, "metrics": {"from": PROMETHEUS}})
+    assert spec["ingress"] == [{"ports": [{"port": 8443, "protocol": "TCP"}], "from": API_SERVER + PROMETHEUS}]
+    # Metrics peers alone would shut the API server out: they only add to ingress.from.
+    spec, _ = policy({"metrics": {"from": PROMETHEUS}})
+    assert "from" not in spec["ingress"][0]
+
+
+def test_egress_when_asked_dns_and_the_given_rules():
+    rules = [
+        {"ports": [{"port": 443, "protocol": "TCP"}]},
+        {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80, "protocol": "TCP"}]},
+    ]
+    spec, _ = policy({"egress": {"enabled": True, "rules": rules}})
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    dns = {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    assert spec["egress"] == [dns] + rules
+    spec, _ = policy({"egress": {"enabled": True, "dns": False, "rules": rules}})
+    assert spec["egress"] == rules

@@ -186,6 +186,10 @@ matchConditions:
 {{- if and $ca.enabled (not $ca.caKey) -}}
 {{- fail "server.clientAuth.caKey must name the key holding the CA bundle" -}}
 {{- end -}}
+{{- $eg := .Values.networkPolicy.egress -}}
+{{- if and .Values.networkPolicy.enabled $eg.enabled (not $eg.dns) (not $eg.rules) -}}
+{{- fail "networkPolicy.egress.enabled with neither dns nor rules would cut landed off from every registry: add networkPolicy.egress.rules" -}}
+{{- end -}}
 {{- $sm := .Values.metrics.serviceMonitor -}}
 {{- if and $sm.enabled $ca.enabled (not $sm.clientCertificate) -}}
 {{- fail "metrics.serviceMonitor with server.clientAuth.enabled needs metrics.serviceMonitor.clientCertificate (cert and keySecret signed by the client CA), or Prometheus is refused at the TLS handshake" -}}
