@@ -32,6 +32,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod secret_volume;
 pub mod server;
+pub mod shutdown;
 pub mod tarball;
 pub mod tools;
 

@@ -295,6 +295,32 @@ fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// The first `n` failures of `outcomes`, one a line.
+pub fn failures(outcomes: &[Outcome], n: usize) -> String {
+    outcomes
+        .iter()
+        .filter_map(|o| o.answer.as_ref().err())
+        .take(n)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Raises this process's soft open-file limit to at least `needed` (children inherit it).
+/// Fails when the hard limit is lower.
+pub fn raise_open_file_limit(needed: u64) -> Result<()> {
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    if soft >= needed {
+        return Ok(());
+    }
+    let now = rlimit::increase_nofile_limit(needed)?;
+    anyhow::ensure!(
+        now >= needed,
+        "need {needed} open files, the hard limit is {hard}: raise it (ulimit -Hn)"
+    );
+    Ok(())
+}
+
 /// Counts and latency percentiles of a set of outcomes.
 #[derive(Clone, Debug)]
 pub struct Summary {
