@@ -2,7 +2,10 @@
 # Chart tests: renders charts/landed with the Helm SDK (helm-python-sdk, no helm binary),
 # lints it, validates every manifest with kubernetes-validate --strict, cross-checks the
 # webhook rules against `landed kinds`, and starts target/debug/landed with the rendered
-# landed.yaml. Needs PyPI for the first install only; builds target/debug/landed if missing.
+# landed.yaml (with client certificates made by openssl when mTLS is on, and for the RBAC test
+# against an API-server fake and Debian's docker-registry with htpasswd, both from
+# scripts/install-deps). Needs PyPI for the first install only; builds target/debug/landed if
+# missing.
 # Usage: charts/tests/run.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
