@@ -1,0 +1,130 @@
+//! `landed-bench`: the load benchmark of issue #8 in one command (see `scripts/bench-load`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use landed_bench::report::Report;
+use landed_bench::setup::{sibling_binary, World};
+use landed_bench::warm::WarmOptions;
+use landed_bench::wrk::Load;
+use landed_bench::{cold, memory, warm};
+
+/// A part of the benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Phase {
+    /// landed vs the floor server, cache warm.
+    Warm,
+    /// Concurrent reviews of a never-seen tag: registry and token requests.
+    Cold,
+    /// RSS idle and holding many cache entries under load.
+    Memory,
+}
+
+/// Starts a real registry, `landed serve` and the floor server, and measures them.
+#[derive(Parser)]
+struct Args {
+    /// A few seconds per phase and fewer entries (CI): figures are printed, never judged.
+    #[arg(long)]
+    smoke: bool,
+    /// Phases to run (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    phase: Vec<Phase>,
+    /// Seconds per measured wrk round (default 15; smoke 2).
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Seconds of untimed load on each server first (default 5; smoke 1).
+    #[arg(long)]
+    warmup: Option<u64>,
+    /// Measured rounds per server, alternating (default 2; smoke 1).
+    #[arg(long)]
+    rounds: Option<u32>,
+    /// Concurrent connections (wrk -c).
+    #[arg(long, default_value_t = 8)]
+    connections: u32,
+    /// wrk threads.
+    #[arg(long, default_value_t = 2)]
+    threads: u32,
+    /// Concurrent reviews in the cold phase (default 1000; smoke 200).
+    #[arg(long)]
+    cold_reviews: Option<usize>,
+    /// Distinct tags held in the memory phase (default 100000; smoke 300).
+    #[arg(long)]
+    entries: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    // The harness starts whatever LANDED_BIN names; default to the landed beside this binary.
+    if std::env::var_os("LANDED_BIN").is_none() {
+        match sibling_binary("LANDED_BIN", "landed") {
+            Ok(path) => std::env::set_var("LANDED_BIN", path),
+            Err(e) => {
+                eprintln!("landed-bench: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match run(&args) {
+        Ok(report) => {
+            print!("{}", report.render());
+            let missed = report.verdicts().iter().any(|v| !v.passed);
+            if missed && !args.smoke {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("landed-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<Report> {
+    let phases = if args.phase.is_empty() {
+        vec![Phase::Warm, Phase::Cold, Phase::Memory]
+    } else {
+        args.phase.clone()
+    };
+    let world = World::start()?;
+    let mut report = Report::default();
+    for phase in phases {
+        eprintln!("landed-bench: {phase:?} phase");
+        match phase {
+            Phase::Warm => {
+                let options = WarmOptions {
+                    load: Load {
+                        threads: args.threads,
+                        connections: args.connections,
+                        duration: Duration::from_secs(
+                            args.duration.unwrap_or(pick(args.smoke, 15, 2)),
+                        ),
+                    },
+                    warmup: Duration::from_secs(args.warmup.unwrap_or(pick(args.smoke, 5, 1))),
+                    rounds: args.rounds.unwrap_or(pick(args.smoke, 2, 1)),
+                };
+                report.warm = Some((options, warm::run(&world, options)?));
+            }
+            Phase::Cold => {
+                let reviews = args.cold_reviews.unwrap_or(pick(args.smoke, 1000, 200));
+                report.cold = Some(cold::run(&world, reviews)?);
+            }
+            Phase::Memory => {
+                let entries = args.entries.unwrap_or(pick(args.smoke, 100_000, 300));
+                report.memory = Some(memory::run(&world, entries, args.connections as usize)?);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The full run's default, or the smoke run's.
+fn pick<T>(smoke: bool, full: T, small: T) -> T {
+    if smoke {
+        small
+    } else {
+        full
+    }
+}

@@ -1,0 +1,194 @@
+//! The benchmark's world: a real TLS `docker-registry` with token auth (the harness's token
+//! server, which records every token request), a fake kube API (a webhook always has one), one
+//! serving certificate shared by `landed serve` and the floor, and both servers as processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use landed_e2e::fakes::kube_api::FakeKubeApi;
+use landed_e2e::fakes::token_server::TokenServer;
+use landed_e2e::pki::Ca;
+use landed_e2e::server::{LandedServer, SERVING_NAMES};
+use landed_e2e::{Landed, LandedConfig, Registry, RegistryEntry, RegistryOptions};
+use tempfile::TempDir;
+
+use crate::client::ReviewClient;
+
+/// How long the token server's tokens live (landed reuses one until shortly before).
+pub const TOKEN_LIFETIME_SECS: u64 = 600;
+
+/// Registry, token server, kube API and the serving certificate, for the whole run.
+pub struct World {
+    /// Issues the registry's bearer tokens and records every request.
+    pub tokens: TokenServer,
+    /// The real registry (TLS, token auth).
+    pub registry: Registry,
+    kube: FakeKubeApi,
+    ca: Ca,
+    dir: TempDir,
+    cert: PathBuf,
+    key: PathBuf,
+    registry_ca: PathBuf,
+}
+
+impl World {
+    /// Starts the token server, the registry and the kube API; issues the serving certificate.
+    pub fn start() -> Result<Self> {
+        let tokens = TokenServer::start(None, TOKEN_LIFETIME_SECS)?;
+        let registry = Registry::start(RegistryOptions {
+            tls: true,
+            auth: tokens.registry_auth(),
+            ..RegistryOptions::default()
+        })?;
+        let kube = FakeKubeApi::start()?;
+        let dir = tempfile::Builder::new().prefix("landed-bench-").tempdir()?;
+        let ca = Ca::new("landed-bench webhook CA")?;
+        let served = ca.server_cert(&SERVING_NAMES)?;
+        let cert = dir.path().join("webhook.pem");
+        let key = dir.path().join("webhook-key.pem");
+        std::fs::write(&cert, &served.cert_pem)?;
+        std::fs::write(&key, &served.key_pem)?;
+        let registry_ca = registry.write_ca(dir.path())?;
+        Ok(Self {
+            tokens,
+            registry,
+            kube,
+            ca,
+            dir,
+            cert,
+            key,
+            registry_ca,
+        })
+    }
+
+    /// A scratch directory that lives as long as the world.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A client trusting the serving CA, one connection per concurrent request.
+    pub fn client(&self) -> Result<ReviewClient> {
+        ReviewClient::new(self.ca.cert_pem())
+    }
+
+    /// A fresh `landed serve` (empty caches) with the default policies and the registry.
+    pub fn start_landed(&self) -> Result<LandedProcess> {
+        let mut user = Landed::new()?;
+        let kubeconfig = self.kube.write_kubeconfig(user.home(), "shop")?;
+        user.set_env("KUBECONFIG", kubeconfig.display().to_string());
+        // The same log level a deployment runs with.
+        user.set_env("LANDED_LOG", "info");
+        let config = LandedConfig {
+            tls_cert_file: Some(self.cert.clone()),
+            tls_key_file: Some(self.key.clone()),
+            ..LandedConfig::with_registries(vec![
+                RegistryEntry::for_registry(&self.registry).ca_file(self.registry_ca.clone())
+            ])
+        };
+        let server = LandedServer::launch(&mut user, &config, &self.ca)?;
+        Ok(LandedProcess {
+            server,
+            _user: user,
+        })
+    }
+
+    /// The floor server on the same certificate.
+    pub fn start_floor(&self) -> Result<FloorProcess> {
+        let binary = sibling_binary("LANDED_FLOOR_BIN", "landed-floor")?;
+        FloorProcess::start(&binary, &self.cert, &self.key, &self.client()?)
+    }
+}
+
+/// A running `landed serve` and the user home it runs in.
+pub struct LandedProcess {
+    /// The server.
+    pub server: LandedServer,
+    _user: Landed,
+}
+
+impl LandedProcess {
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.server.pid()
+    }
+}
+
+/// A running `landed-floor`; killed on drop.
+pub struct FloorProcess {
+    child: Child,
+    port: u16,
+}
+
+impl FloorProcess {
+    /// Starts `binary` serving `cert`/`key` on a free port; waits until `client` sees it healthy.
+    pub fn start(binary: &Path, cert: &Path, key: &Path, client: &ReviewClient) -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(binary)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--cert")
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting landed-floor")?;
+        let mut floor = Self { child, port };
+        let started = Instant::now();
+        while !client.healthy(&floor.url()) {
+            if let Some(status) = floor.child.try_wait()? {
+                bail!("landed-floor exited ({status})");
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("landed-floor not healthy after 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(floor)
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for FloorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `$env_var`, else `name` beside this executable (cargo builds both into one directory).
+pub fn sibling_binary(env_var: &str, name: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env_var) {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe()?;
+    let path = exe
+        .parent()
+        .context("this executable has no directory")?
+        .join(name);
+    if !path.is_file() {
+        bail!(
+            "{} not found: build it (cargo build -p …) or set {env_var}",
+            path.display()
+        );
+    }
+    Ok(path)
+}
