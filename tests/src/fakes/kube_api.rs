@@ -5,11 +5,13 @@
 //! - `GET /api/v1/namespaces/{ns}/serviceaccounts/{name}` (every namespace has `default`,
 //!   without pull secrets unless set, as in a real cluster)
 //!
-//! Anything else answers a 404 `Status` like the real API server.
+//! Anything else answers a 404 `Status` like the real API server. It can also hang its first
+//! requests (accepted, never answered), like an overloaded or partitioned API server.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
@@ -21,7 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{record, HttpFake, Recorded, Recorder};
+use super::{record, HttpFake, Recorded, Recorder, Shutdown};
 
 type Objects = Arc<Mutex<BTreeMap<(String, String, String), Value>>>;
 
@@ -29,6 +31,8 @@ type Objects = Arc<Mutex<BTreeMap<(String, String, String), Value>>>;
 struct KubeState {
     objects: Objects,
     recorder: Recorder,
+    stalls_left: Arc<AtomicUsize>,
+    shutdown: Shutdown,
 }
 
 /// A running fake API server.
@@ -41,13 +45,24 @@ pub struct FakeKubeApi {
 impl FakeKubeApi {
     /// Starts it with no objects.
     pub fn start() -> Result<Self> {
+        Self::start_stalling_first(0)
+    }
+
+    /// Like [`Self::start`], but the first `stalls` requests are accepted and never answered
+    /// (an API server that hangs, then recovers).
+    pub fn start_stalling_first(stalls: usize) -> Result<Self> {
         let objects = Objects::default();
         let recorder = Recorder::default();
-        let state = KubeState {
-            objects: objects.clone(),
-            recorder: recorder.clone(),
-        };
-        let http = HttpFake::start(|_| Router::new().fallback(handle).with_state(state))?;
+        let (objects_for_state, recorder_for_state) = (objects.clone(), recorder.clone());
+        let http = HttpFake::start(move |shutdown| {
+            let state = KubeState {
+                objects: objects_for_state,
+                recorder: recorder_for_state,
+                stalls_left: Arc::new(AtomicUsize::new(stalls)),
+                shutdown,
+            };
+            Router::new().fallback(handle).with_state(state)
+        })?;
         Ok(Self {
             http,
             objects,
@@ -151,6 +166,14 @@ fn not_found(resource: &str, name: &str) -> Response {
 async fn handle(State(state): State<KubeState>, request: Request) -> Response {
     let recorded = record(request).await;
     state.recorder.push(recorded.clone());
+    let stall = state
+        .stalls_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if stall {
+        state.shutdown.wait().await;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let segments: Vec<&str> = recorded.path.trim_matches('/').split('/').collect();
     let ["api", "v1", "namespaces", namespace, resource, name] = segments.as_slice() else {
         return not_found("resource", &recorded.path);

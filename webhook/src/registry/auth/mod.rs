@@ -38,11 +38,11 @@ pub struct Authenticator {
 
 impl Authenticator {
     /// Sources reading `docker_config` (or the usual locations when `None`); fetching a
-    /// Google token takes at most `token_timeout`.
+    /// Google token or reading a pull secret takes at most `token_timeout`.
     pub fn new(docker_config: Option<PathBuf>, token_timeout: Duration) -> Self {
         Self {
             gcp: GcpSource::new(token_timeout),
-            pull_secrets: PullSecretSource::default(),
+            pull_secrets: PullSecretSource::new(token_timeout),
             docker: DockerConfigSource::new(docker_config),
         }
     }

@@ -18,14 +18,23 @@ const CACHE_FOR: Duration = Duration::from_secs(30);
 /// Reads pull secrets through kube; without a reachable cluster it gives nothing.
 pub struct PullSecretSource {
     client: OnceCell<Option<kube::Client>>,
+    /// Bounds each API read: kube's own read timeout is minutes, and a hung API server would
+    /// otherwise hold the lookup task (and everyone waiting on the same cache key) that long.
+    timeout: Duration,
     secrets: moka::future::Cache<(String, String), Arc<Option<DockerConfig>>>,
     accounts: moka::future::Cache<(String, String), Arc<Vec<String>>>,
 }
 
-impl Default for PullSecretSource {
-    fn default() -> Self {
+/// An API read that did not answer in time; not cached, so the next lookup asks again.
+#[derive(Clone, Copy, Debug)]
+struct TimedOut;
+
+impl PullSecretSource {
+    /// A source whose API reads each end within `timeout`.
+    pub fn new(timeout: Duration) -> Self {
         Self {
             client: OnceCell::new(),
+            timeout,
             secrets: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(CACHE_FOR)
@@ -36,9 +45,7 @@ impl Default for PullSecretSource {
                 .build(),
         }
     }
-}
 
-impl PullSecretSource {
     async fn client(&self) -> Option<kube::Client> {
         self.client
             .get_or_init(|| async {
@@ -76,10 +83,12 @@ impl PullSecretSource {
 
     async fn account_secrets(&self, client: &kube::Client, ns: &str, sa: &str) -> Arc<Vec<String>> {
         let key = (ns.to_owned(), sa.to_owned());
-        self.accounts
-            .get_with(key, async {
-                let api: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-                match api.get_opt(sa).await {
+        let read = self.accounts.try_get_with(key, async {
+            let api: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+            let answer = tokio::time::timeout(self.timeout, api.get_opt(sa))
+                .await
+                .map_err(|_| TimedOut)?;
+            Ok::<_, TimedOut>(match answer {
                     Ok(Some(account)) => Arc::new(
                         account
                             .image_pull_secrets
@@ -94,9 +103,12 @@ impl PullSecretSource {
                         tracing::debug!(namespace = %ns, service_account = %sa, error = %e, "cannot read service account");
                         Arc::new(Vec::new())
                     }
-                }
             })
-            .await
+        });
+        read.await.unwrap_or_else(|_| {
+            tracing::debug!(namespace = %ns, service_account = %sa, "reading the service account timed out");
+            Arc::new(Vec::new())
+        })
     }
 
     async fn secret(
@@ -106,10 +118,12 @@ impl PullSecretSource {
         name: &str,
     ) -> Arc<Option<DockerConfig>> {
         let key = (ns.to_owned(), name.to_owned());
-        self.secrets
-            .get_with(key, async {
-                let api: Api<KubeSecret> = Api::namespaced(client.clone(), ns);
-                match api.get_opt(name).await {
+        let read = self.secrets.try_get_with(key, async {
+            let api: Api<KubeSecret> = Api::namespaced(client.clone(), ns);
+            let answer = tokio::time::timeout(self.timeout, api.get_opt(name))
+                .await
+                .map_err(|_| TimedOut)?;
+            Ok::<_, TimedOut>(match answer {
                     Ok(Some(secret)) => Arc::new(parse_secret(&secret)),
                     Ok(None) => {
                         tracing::debug!(namespace = %ns, secret = %name, "pull secret not found");
@@ -119,9 +133,12 @@ impl PullSecretSource {
                         tracing::debug!(namespace = %ns, secret = %name, error = %e, "cannot read pull secret");
                         Arc::new(None)
                     }
-                }
             })
-            .await
+        });
+        read.await.unwrap_or_else(|_| {
+            tracing::debug!(namespace = %ns, secret = %name, "reading the pull secret timed out");
+            Arc::new(None)
+        })
     }
 }
 
