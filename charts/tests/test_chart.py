@@ -134,6 +134,7 @@ VALUE_SETS: dict[str, dict] = {
             "limits": {
                 "tlsHandshakeTimeout": "3s",
                 "headerReadTimeout": "4s",
+                "idleTimeout": "100s",
                 "requestTimeout": "15s",
                 "maxConcurrentStreams": 50,
                 "maxConnections": 256,

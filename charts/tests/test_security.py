@@ -26,6 +26,7 @@ from support import (
 LIMITS = {
     "tlsHandshakeTimeout": "3s",
     "headerReadTimeout": "4s",
+    "idleTimeout": "100s",
     "requestTimeout": "15s",
     "maxConcurrentStreams": 50,
     "maxConnections": 256,

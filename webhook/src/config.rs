@@ -110,6 +110,11 @@ pub struct ServerConfig {
     /// Time for a client to complete the TLS handshake.
     #[serde(with = "humantime_serde")]
     pub tls_handshake_timeout: Duration,
+    /// How long an HTTP/1.1 keep-alive connection may wait for its next request. Longer than
+    /// the API server's own idle timeout (Go's 90 s), so the client closes idle connections:
+    /// a server-side close races the client's next request, which then fails as a reset.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
     /// Time for a whole request, body included (default: webhookTimeout + 2s).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Option<Duration>,
@@ -139,6 +144,7 @@ impl Default for ServerConfig {
             client_ca_file: None,
             header_read_timeout: Duration::from_secs(5),
             tls_handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(120),
             request_timeout: None,
             max_concurrent_streams: 100,
             max_connections: 1024,
@@ -302,6 +308,12 @@ impl Config {
                 "server.headerReadTimeout and server.tlsHandshakeTimeout must be above zero".into(),
             );
         }
+        if server.idle_timeout < server.header_read_timeout {
+            return Err(format!(
+                "server.idleTimeout ({:?}) must be at least server.headerReadTimeout ({:?})",
+                server.idle_timeout, server.header_read_timeout
+            ));
+        }
         let request = server.effective_request_timeout();
         if request <= self.resolve.deadline {
             return Err(format!(
@@ -401,6 +413,8 @@ mod tests {
         assert!(err.to_string().contains("maxConnections"), "{err}");
         let err = parse("server:\n  headerReadTimeout: 0s\n").expect_err("zero timeout");
         assert!(err.to_string().contains("headerReadTimeout"), "{err}");
+        let err = parse("server:\n  idleTimeout: 1s\n").expect_err("idle below headers");
+        assert!(err.to_string().contains("server.idleTimeout"), "{err}");
     }
 
     #[test]

@@ -255,3 +255,71 @@ async fn pod_with_1000_containers_is_denied_in_time_naming_every_path() {
     eprintln!("1,000-container pod denied in {took:?}");
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
+
+/// Sends one HTTP/1.1 review on `stream` and reads its whole answer; the status code, or
+/// `None` when the server had closed the connection.
+async fn keep_alive_review(
+    stream: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin),
+) -> Option<u16> {
+    let body = corpus("configmap-create.json");
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.ok()?;
+    stream.write_all(&body).await.ok()?;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        let Some((head, rest)) = text.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().to_owned())
+            })
+            .and_then(|v| v.parse().ok())
+            .expect("content-length");
+        if rest.len() >= length {
+            return head.split(' ').nth(1).and_then(|code| code.parse().ok());
+        }
+    }
+}
+
+#[tokio::test]
+async fn keep_alive_connections_outlive_the_header_timeout_until_the_idle_timeout() {
+    // Headers must come within 0.5 s, but a kept-alive connection may idle for 2 s: a
+    // client (the API server) reusing it after a pause must not race a server-side close.
+    let server = start(
+        ServerLimits {
+            idle_timeout: Duration::from_secs(2),
+            ..limits()
+        },
+        false,
+    )
+    .await;
+    let mut stream = tls_stream(&server, tls_config(&server.ca, None)).await;
+    assert_eq!(keep_alive_review(&mut stream).await, Some(200));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        keep_alive_review(&mut stream).await,
+        Some(200),
+        "reused after idling longer than the header timeout"
+    );
+    let (idle_closed_after, _) = read_to_close(&mut stream, Duration::from_secs(5)).await;
+    eprintln!("idle keep-alive connection closed {idle_closed_after:?} after its last answer (idle timeout 2s)");
+    assert!(
+        idle_closed_after >= Duration::from_millis(1500),
+        "closed by the idle timeout, not the header timeout: {idle_closed_after:?}"
+    );
+}

@@ -20,8 +20,10 @@ use crate::config::ServerConfig;
 /// How long and how much one client may take from the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServerLimits {
-    /// Time for a client to send a request's headers (HTTP/1) or its first request.
+    /// Time for a new connection to send its first request's headers.
     pub header_read_timeout: Duration,
+    /// Time an HTTP/1.1 keep-alive connection may wait for (the headers of) its next request.
+    pub idle_timeout: Duration,
     /// Time for a client to finish the TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// Time for a whole request, body upload included; a backstop above the review deadline.
@@ -43,6 +45,7 @@ impl ServerLimits {
     pub fn from_config(server: &ServerConfig) -> Self {
         Self {
             header_read_timeout: server.header_read_timeout,
+            idle_timeout: server.idle_timeout,
             tls_handshake_timeout: server.tls_handshake_timeout,
             request_timeout: server.effective_request_timeout(),
             max_concurrent_streams: server.max_concurrent_streams,

@@ -112,13 +112,16 @@ pub async fn serve(
     let mut server = axum_server::bind(options.listen)
         .acceptor(acceptor)
         .handle(handle)
-        // Also bounds hyper's protocol detection, which has no timer of its own.
+        // Bounds a new connection up to its first request (hyper's protocol detection has
+        // no timer of its own), so slow or silent clients are dropped quickly.
         .first_request_timeout(limits.header_read_timeout)
         .accept_error_handler(|peer, err| debug!(?peer, error = %err, "connection refused"));
     let builder = server.http_builder();
+    // hyper's header timer also runs while a keep-alive connection waits for its next
+    // request, so it is the idle timeout there; the first request stays bounded above.
     builder
         .http1()
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.idle_timeout.max(limits.header_read_timeout));
     builder
         .http2()
         .max_concurrent_streams(limits.max_concurrent_streams);
