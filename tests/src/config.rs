@@ -139,6 +139,8 @@ pub struct LandedConfig {
     pub max_connections: Option<usize>,
     /// `policies:` (empty: the built-in defaults).
     pub policies: Vec<PolicyEntry>,
+    /// `cache.absentTtl`.
+    pub absent_ttl: Option<Duration>,
 }
 
 impl LandedConfig {
@@ -215,6 +217,9 @@ impl LandedConfig {
             for line in server.iter().flatten() {
                 let _ = writeln!(out, "  {line}");
             }
+        }
+        if let Some(ttl) = self.absent_ttl {
+            let _ = writeln!(out, "cache:\n  absentTtl: {}ms", ttl.as_millis());
         }
         if !self.policies.is_empty() {
             out.push_str("policies:\n");
