@@ -157,7 +157,7 @@ async fn infinite_loop_stops_at_the_deadline() {
     assert!(matches!(err, PolicyError::Timeout { .. }), "{err}");
     assert!(err.to_string().contains("timed out"));
     assert!(
-        took >= Duration::from_millis(90) && took < Duration::from_secs(2),
+        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
         "{took:?}"
     );
 }

@@ -15,7 +15,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct PolicyLimits {
     /// Wall-clock budget of guest code per call (time inside `resolve-image` is not
-    /// counted; it has the review's deadline).
+    /// counted; it has the review's deadline). A backstop against runaway guests, not a
+    /// CPU meter: built-ins take microseconds, but a CPU-throttled container (CFS quota) can
+    /// be paused for 100 ms periods, and a tight wall clock would turn that into denials.
     #[serde(with = "humantime_serde")]
     pub deadline: Duration,
     /// Linear memory per instance, in MiB.
@@ -35,7 +37,7 @@ pub struct PolicyLimits {
 impl Default for PolicyLimits {
     fn default() -> Self {
         Self {
-            deadline: Duration::from_millis(100),
+            deadline: Duration::from_millis(500),
             max_memory_mib: 64,
             max_table_elements: 20_000,
             fuel: None,

@@ -45,7 +45,7 @@ fn output_must_follow_the_contract() {
 #[test]
 fn deadline_is_whole_epoch_ticks() {
     let limits = PolicyLimits::default();
-    assert_eq!(limits.deadline_ticks(), 20);
+    assert_eq!(limits.deadline_ticks(), 100);
     let tiny = PolicyLimits {
         deadline: Duration::from_micros(1),
         ..limits
