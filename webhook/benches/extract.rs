@@ -1,0 +1,42 @@
+//! Image extraction per kind: AdmissionReview bytes → decode → pod spec → images with paths.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use landed::admission::{decode, extract, WorkloadKind};
+use std::hint::black_box;
+
+mod support;
+
+/// One CREATE fixture per workload kind.
+const FIXTURES: [&str; 8] = [
+    "pod-create.json",
+    "deployment-create.json",
+    "statefulset-create.json",
+    "daemonset-create.json",
+    "replicaset-create.json",
+    "replicationcontroller-create.json",
+    "job-create.json",
+    "cronjob-create.json",
+];
+
+/// What the pipeline does before resolving: decode, find the pod spec, list its images.
+fn images(body: &[u8]) -> Vec<extract::FoundImage> {
+    let req = decode(body).expect("fixture decodes");
+    let kind = WorkloadKind::from_gvk(&req.kind).expect("handled kind");
+    let object = serde_json::to_value(req.object.as_ref().expect("object")).expect("object");
+    let found = kind.pod_spec(&object).expect("pod spec");
+    extract::images(found.prefix, found.spec.as_ref().expect("spec"))
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("extract");
+    for name in FIXTURES {
+        let body = support::review(name);
+        assert!(!images(&body).is_empty(), "{name} has images");
+        let kind = name.trim_end_matches("-create.json");
+        group.bench_function(kind, |b| b.iter(|| images(black_box(&body))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,52 @@
+//! The whole review offline: AdmissionReview bytes for a Pod with 3 images → decode →
+//! extract → warm-cache resolve → the 2 default built-in policies → response bytes, through
+//! the same composition root as `landed serve` and an in-process registry on loopback.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use landed::admission::{decode, Endpoint, Pipeline};
+use std::hint::black_box;
+
+mod support;
+
+/// What the `/validate` and `/mutate` handlers do with a body.
+async fn review(pipeline: &Pipeline, body: &[u8], endpoint: Endpoint) -> Vec<u8> {
+    let request = decode(body).expect("fixture decodes");
+    let response = pipeline.review(&request, endpoint).await;
+    serde_json::to_vec(&response.into_review()).expect("response encodes")
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = support::runtime();
+    let fake = rt.block_on(support::registry());
+    let pipeline = rt
+        .block_on(landed::cli::pipeline(support::config(&fake), None, false))
+        .expect("pipeline");
+    assert_eq!(pipeline.policies().current().policies.len(), 2);
+    let body = support::review("pod-create.json");
+    for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
+        let answer = rt.block_on(review(&pipeline, &body, endpoint));
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("JSON");
+        assert_eq!(answer["response"]["allowed"], true, "{answer}");
+    }
+    let warmed = fake.manifests();
+
+    let mut group = c.benchmark_group("pipeline");
+    for (name, endpoint) in [
+        ("pod_3_images_validate", Endpoint::Validate),
+        ("pod_3_images_mutate", Endpoint::Mutate),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt)
+                .iter(|| review(&pipeline, black_box(&body), endpoint))
+        });
+    }
+    group.finish();
+    assert_eq!(
+        fake.manifests(),
+        warmed,
+        "a warm review reached the registry"
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
