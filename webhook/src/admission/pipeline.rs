@@ -17,7 +17,7 @@ use crate::config::{Config, Mode, OnUndetermined};
 use crate::image::Reference;
 use crate::metrics::ReviewRecord;
 use crate::policy::{
-    FailurePolicy, ImageInput, PolicyContext, PolicyInput, PolicyStore, RequestInfo,
+    FailurePolicy, ImageInput, PolicyContext, PolicyInput, PolicyStore, PreparedInput, RequestInfo,
 };
 use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
@@ -277,11 +277,22 @@ impl Pipeline {
     ) -> Evaluation {
         let set = self.policies.current();
         let mut evaluation = Evaluation::default();
+        // Encoded once for every policy; if it cannot be, each policy reports that itself.
+        let prepared = PreparedInput::new(&input).ok();
         for loaded in &set.policies {
             let name = loaded.policy.name();
             let mode = loaded.mode.unwrap_or(mode);
             input.settings = loaded.settings.clone();
-            match loaded.policy.evaluate(&input).await {
+            let answer = match &prepared {
+                Some(prepared) => {
+                    loaded
+                        .policy
+                        .evaluate_prepared(prepared, &loaded.settings, &input)
+                        .await
+                }
+                None => loaded.policy.evaluate(&input).await,
+            };
+            match answer {
                 Ok(output) => {
                     evaluation.warnings.extend(output.warnings);
                     if !output.allowed {

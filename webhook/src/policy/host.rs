@@ -33,8 +33,8 @@ pub struct HostState {
     limiter: Limiter,
     resolve: Option<ResolveAccess>,
     runtime: Option<tokio::runtime::Handle>,
-    lookup: LookupContext,
-    images: Vec<ImageInput>,
+    lookup: Arc<LookupContext>,
+    images: Arc<[ImageInput]>,
     deadline: Instant,
     calls_left: u32,
     deadline_ticks: u64,
@@ -45,8 +45,8 @@ impl HostState {
     pub fn new(
         limits: &PolicyLimits,
         resolve: Option<ResolveAccess>,
-        lookup: LookupContext,
-        images: Vec<ImageInput>,
+        lookup: Arc<LookupContext>,
+        images: Arc<[ImageInput]>,
     ) -> Self {
         let budget = resolve.as_ref().map_or(Duration::ZERO, |r| r.budget);
         Self {

@@ -6,6 +6,7 @@ mod engine;
 mod host;
 mod loader;
 mod oci;
+mod prepared;
 mod reload;
 mod store;
 mod wasm;
@@ -22,6 +23,7 @@ pub use loader::{
     BUILTINS, DEV_POLICY_DIR, POLICY_DIR_ENV, SYSTEM_POLICY_DIR,
 };
 pub use oci::OciFetcher;
+pub use prepared::PreparedInput;
 pub use reload::{PolicyHost, RELOAD_INTERVAL};
 pub use store::{PolicyStatus, PolicyStore};
 pub use wasm::{parse_output, LoadError, WasmPolicy};
@@ -72,6 +74,19 @@ pub trait Policy: Send + Sync {
         &'a self,
         input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>>;
+
+    /// Evaluates one review whose input every policy of the review shares, encoded once
+    /// ([`PreparedInput`]), with this policy's `settings`. Policies that do not read JSON
+    /// keep the default, [`Policy::evaluate`] on `input` (whose settings are this policy's).
+    fn evaluate_prepared<'a>(
+        &'a self,
+        prepared: &'a PreparedInput,
+        settings: &'a serde_json::Value,
+        input: &'a PolicyInput,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        let _ = (prepared, settings);
+        self.evaluate(input)
+    }
 }
 
 /// A policy with the settings that govern how its answer is used.

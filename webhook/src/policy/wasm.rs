@@ -11,6 +11,7 @@ use wasmtime::{Store, Trap};
 
 use super::engine::{EngineError, PolicyEngine};
 use super::host::{self, HostState, ResolveAccess};
+use super::prepared::PreparedInput;
 use super::{ImageInput, Policy, PolicyError, PolicyInput, PolicyOutput};
 use crate::metrics::PolicyFailure;
 use crate::resolve::LookupContext;
@@ -57,7 +58,8 @@ pub enum LoadError {
 const VALIDATE_SIG: &str = "validate: func(input: string) -> string";
 const SETTINGS_SIG: &str = "validate-settings: func(settings: string) -> result<_, string>";
 
-type ValidateFn = TypedFunc<(String,), (String,)>;
+// The input is lowered straight from the borrowed JSON: no copy per call.
+type ValidateFn<'a> = TypedFunc<(&'a str,), (String,)>;
 type SettingsFn = TypedFunc<(String,), (Result<(), String>,)>;
 
 struct Compiled {
@@ -159,7 +161,7 @@ impl WasmPolicy {
         &self.inner.name
     }
 
-    fn store(&self, lookup: LookupContext, images: Vec<ImageInput>) -> Store<HostState> {
+    fn store(&self, lookup: Arc<LookupContext>, images: Arc<[ImageInput]>) -> Store<HostState> {
         let c = &self.inner;
         let limits = c.engine.limits();
         let state = HostState::new(limits, c.resolve.clone(), lookup, images);
@@ -177,7 +179,7 @@ impl WasmPolicy {
     /// Checks the exports' types and runs `validate-settings` on `settings` (components
     /// without `validate-settings` accept any settings).
     pub fn check_settings(&self, settings: &serde_json::Value) -> Result<(), LoadError> {
-        let mut store = self.store(LookupContext::default(), Vec::new());
+        let mut store = self.store(Arc::default(), Arc::new([]));
         let instance = self.inner.pre.instantiate(&mut store).map_err(|e| {
             LoadError::Contract(format!(
                 "cannot instantiate: {}",
@@ -187,7 +189,7 @@ impl WasmPolicy {
         let signature = |sig: &str, e: wasmtime::Error| {
             LoadError::Contract(format!("export must be `{sig}`: {e:#}"))
         };
-        let _: ValidateFn = instance
+        let _: ValidateFn<'_> = instance
             .get_typed_func(&mut store, self.inner.validate)
             .map_err(|e| signature(VALIDATE_SIG, e))?;
         let Some(index) = self.inner.validate_settings else {
@@ -209,11 +211,18 @@ impl WasmPolicy {
     /// Evaluates on the current thread (blocking; the async [`Policy::evaluate`] runs this
     /// on tokio's blocking pool).
     pub fn evaluate_blocking(&self, input: &PolicyInput) -> Result<PolicyOutput, PolicyError> {
-        let json = serde_json::to_string(input).map_err(|e| PolicyError::Failed {
-            policy: self.inner.name.clone(),
-            reason: format!("cannot encode the input: {e}"),
-        })?;
-        self.evaluate_json(&json, lookup_context(input), input.images.clone())
+        let prepared = PreparedInput::new(input).map_err(|e| self.unencodable(e))?;
+        self.evaluate_prepared_blocking(&prepared, &input.settings)
+    }
+
+    /// Evaluates an input encoded once for the whole review, with this policy's settings.
+    pub fn evaluate_prepared_blocking(
+        &self,
+        prepared: &PreparedInput,
+        settings: &serde_json::Value,
+    ) -> Result<PolicyOutput, PolicyError> {
+        let json = prepared.json(settings).map_err(|e| self.unencodable(e))?;
+        self.evaluate_shared(&json, prepared.lookup().clone(), prepared.images().clone())
     }
 
     /// Evaluates an input already encoded as JSON.
@@ -223,6 +232,15 @@ impl WasmPolicy {
         lookup: LookupContext,
         images: Vec<ImageInput>,
     ) -> Result<PolicyOutput, PolicyError> {
+        self.evaluate_shared(input_json, Arc::new(lookup), images.into())
+    }
+
+    fn evaluate_shared(
+        &self,
+        input_json: &str,
+        lookup: Arc<LookupContext>,
+        images: Arc<[ImageInput]>,
+    ) -> Result<PolicyOutput, PolicyError> {
         let started = Instant::now();
         let mut store = self.store(lookup, images);
         let instance = self
@@ -230,10 +248,10 @@ impl WasmPolicy {
             .pre
             .instantiate(&mut store)
             .map_err(|e| self.failure(e, Some(store.data())))?;
-        let func: ValidateFn = instance
+        let func: ValidateFn<'_> = instance
             .get_typed_func(&mut store, self.inner.validate)
             .map_err(|e| self.contract(VALIDATE_SIG, e))?;
-        let result = func.call(&mut store, (input_json.to_owned(),));
+        let result = func.call(&mut store, (input_json,));
         let elapsed_us = started.elapsed().as_micros() as u64;
         let (output,) = result.map_err(|e| {
             let error = self.failure(e, Some(store.data()));
@@ -246,6 +264,13 @@ impl WasmPolicy {
             &output,
             self.inner.engine.limits().max_output_bytes,
         )
+    }
+
+    fn unencodable(&self, error: serde_json::Error) -> PolicyError {
+        PolicyError::Failed {
+            policy: self.inner.name.clone(),
+            reason: format!("cannot encode the input: {error}"),
+        }
     }
 
     fn contract(&self, signature: &str, error: wasmtime::Error) -> PolicyError {
@@ -277,28 +302,6 @@ impl WasmPolicy {
             None => format!("{error:#}"),
         };
         PolicyError::Failed { policy, reason }
-    }
-}
-
-/// Who is asking, for `resolve-image` lookups.
-fn lookup_context(input: &PolicyInput) -> LookupContext {
-    let spec = &input.request.object["spec"];
-    let pod_spec = if spec["template"]["spec"].is_object() {
-        &spec["template"]["spec"]
-    } else {
-        spec
-    };
-    LookupContext {
-        namespace: input.request.namespace.clone(),
-        pull_secrets: pod_spec["imagePullSecrets"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s["name"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        service_account: pod_spec["serviceAccountName"].as_str().map(str::to_owned),
     }
 }
 
@@ -344,34 +347,49 @@ impl Policy for WasmPolicy {
         &'a self,
         input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        let prepared = PreparedInput::new(input).map_err(|e| self.unencodable(e));
+        Box::pin(async move { self.call(&prepared?, &input.settings).await })
+    }
+
+    fn evaluate_prepared<'a>(
+        &'a self,
+        prepared: &'a PreparedInput,
+        settings: &'a serde_json::Value,
+        _: &'a PolicyInput,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        Box::pin(self.call(prepared, settings))
+    }
+}
+
+impl WasmPolicy {
+    /// One evaluation on tokio's blocking pool (guest code and `resolve-image` block),
+    /// recorded in the policy metrics.
+    async fn call(
+        &self,
+        prepared: &PreparedInput,
+        settings: &serde_json::Value,
+    ) -> Result<PolicyOutput, PolicyError> {
+        let json = prepared.json(settings).map_err(|e| self.unencodable(e))?;
+        let (lookup, images) = (prepared.lookup().clone(), prepared.images().clone());
         let policy = self.clone();
-        let encoded = serde_json::to_string(input);
-        let lookup = lookup_context(input);
-        let images = input.images.clone();
-        Box::pin(async move {
-            let json = encoded.map_err(|e| PolicyError::Failed {
-                policy: policy.inner.name.clone(),
-                reason: format!("cannot encode the input: {e}"),
-            })?;
-            let name = policy.inner.name.clone();
-            let started = Instant::now();
-            let result =
-                tokio::task::spawn_blocking(move || policy.evaluate_json(&json, lookup, images))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(PolicyError::Failed {
-                            policy: name.clone(),
-                            reason: format!("evaluation thread failed: {e}"),
-                        })
-                    });
-            let failure = match &result {
-                Ok(_) => None,
-                Err(PolicyError::Timeout { .. }) => Some(PolicyFailure::Timeout),
-                Err(PolicyError::Failed { .. }) => Some(PolicyFailure::Trap),
-                Err(PolicyError::InvalidOutput { .. }) => Some(PolicyFailure::InvalidOutput),
-            };
-            crate::metrics::global().policy_call(&name, started.elapsed(), failure);
-            result
-        })
+        let name = self.inner.name.clone();
+        let started = Instant::now();
+        let result =
+            tokio::task::spawn_blocking(move || policy.evaluate_shared(&json, lookup, images))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(PolicyError::Failed {
+                        policy: name.clone(),
+                        reason: format!("evaluation thread failed: {e}"),
+                    })
+                });
+        let failure = match &result {
+            Ok(_) => None,
+            Err(PolicyError::Timeout { .. }) => Some(PolicyFailure::Timeout),
+            Err(PolicyError::Failed { .. }) => Some(PolicyFailure::Trap),
+            Err(PolicyError::InvalidOutput { .. }) => Some(PolicyFailure::InvalidOutput),
+        };
+        crate::metrics::global().policy_call(&name, started.elapsed(), failure);
+        result
     }
 }

@@ -1,0 +1,170 @@
+//! A review's policy input encoded once and shared by every policy of the review: only the
+//! settings differ between policies, so they are spliced into the shared JSON per call.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{ImageInput, PolicyContext, PolicyInput, RequestInfo};
+use crate::resolve::LookupContext;
+
+/// [`PolicyInput`] as JSON with the settings left out, plus what `resolve-image` answers
+/// from (the review's images and who is asking).
+#[derive(Clone, Debug)]
+pub struct PreparedInput {
+    /// `{"request":…,"images":[…]` — everything before the settings.
+    head: String,
+    /// `,"context":{…}}` — everything after them.
+    tail: String,
+    images: Arc<[ImageInput]>,
+    lookup: Arc<LookupContext>,
+}
+
+#[derive(Serialize)]
+struct Head<'a> {
+    request: &'a RequestInfo,
+    images: &'a [ImageInput],
+}
+
+#[derive(Serialize)]
+struct Tail<'a> {
+    context: &'a PolicyContext,
+}
+
+impl PreparedInput {
+    /// Encodes `input` (all but its settings) once.
+    pub fn new(input: &PolicyInput) -> Result<Self, serde_json::Error> {
+        let mut head = serde_json::to_string(&Head {
+            request: &input.request,
+            images: &input.images,
+        })?;
+        head.pop(); // the closing brace; settings and context follow
+        let mut tail = serde_json::to_string(&Tail {
+            context: &input.context,
+        })?;
+        tail.replace_range(..1, ","); // the opening brace becomes a separator
+        Ok(Self {
+            head,
+            tail,
+            images: input.images.clone().into(),
+            lookup: Arc::new(lookup_context(input)),
+        })
+    }
+
+    /// The input JSON with `settings`, byte for byte what encoding the whole
+    /// [`PolicyInput`] gives.
+    pub fn json(&self, settings: &serde_json::Value) -> Result<String, serde_json::Error> {
+        let settings = serde_json::to_string(settings)?;
+        let mut json =
+            String::with_capacity(self.head.len() + settings.len() + self.tail.len() + 12);
+        json.push_str(&self.head);
+        json.push_str(",\"settings\":");
+        json.push_str(&settings);
+        json.push_str(&self.tail);
+        Ok(json)
+    }
+
+    /// The review's images, for `resolve-image` answers.
+    pub fn images(&self) -> &Arc<[ImageInput]> {
+        &self.images
+    }
+
+    /// Who is asking, for `resolve-image` lookups.
+    pub fn lookup(&self) -> &Arc<LookupContext> {
+        &self.lookup
+    }
+}
+
+/// Who is asking, for `resolve-image` lookups: the namespace and the pod spec's pull
+/// secrets and service account, read from the object as sent.
+fn lookup_context(input: &PolicyInput) -> LookupContext {
+    let spec = &input.request.object["spec"];
+    let pod_spec = if spec["template"]["spec"].is_object() {
+        &spec["template"]["spec"]
+    } else {
+        spec
+    };
+    LookupContext {
+        namespace: input.request.namespace.clone(),
+        pull_secrets: pod_spec["imagePullSecrets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        service_account: pod_spec["serviceAccountName"].as_str().map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Mode, OnUndetermined};
+    use crate::policy::ContainerType;
+    use crate::verdict::VerdictClass;
+
+    fn input(settings: serde_json::Value) -> PolicyInput {
+        PolicyInput {
+            request: RequestInfo {
+                uid: "u\"1".into(),
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                sub_resource: None,
+                operation: "CREATE".into(),
+                namespace: Some("shop".into()),
+                name: "web".into(),
+                user_info: Default::default(),
+                dry_run: true,
+                object: serde_json::json!({"spec": {"template": {"spec": {
+                    "serviceAccountName": "builder",
+                    "imagePullSecrets": [{"name": "regcred"}],
+                    "containers": [{"name": "app", "image": "app:1"}]}}}}),
+            },
+            images: vec![ImageInput {
+                path: "spec.template.spec.containers[0].image".into(),
+                container: "app".into(),
+                container_type: ContainerType::Container,
+                reference: "app:1".into(),
+                normalized: Some("docker.io/library/app:1".into()),
+                verdict: VerdictClass::Landed,
+                digest: Some(format!("sha256:{}", "a".repeat(64))),
+                detail: "HEAD 200 — \u{1F600}".into(),
+                stale: false,
+            }],
+            settings,
+            context: PolicyContext {
+                mode: Mode::Audit,
+                on_undetermined: OnUndetermined::Deny,
+                mutating: true,
+            },
+        }
+    }
+
+    #[test]
+    fn spliced_json_is_exactly_the_whole_input_encoded() {
+        let prepared = PreparedInput::new(&input(serde_json::Value::Null)).expect("encodes");
+        for settings in [
+            serde_json::Value::Null,
+            serde_json::json!({"registries": ["ghcr.io/", "quay.io/"], "n": 1}),
+        ] {
+            let whole = serde_json::to_string(&input(settings.clone())).expect("encodes");
+            assert_eq!(prepared.json(&settings).expect("encodes"), whole);
+        }
+    }
+
+    #[test]
+    fn lookups_use_the_pod_templates_credentials() {
+        let prepared = PreparedInput::new(&input(serde_json::Value::Null)).expect("encodes");
+        assert_eq!(
+            **prepared.lookup(),
+            LookupContext {
+                namespace: Some("shop".into()),
+                pull_secrets: vec!["regcred".into()],
+                service_account: Some("builder".into()),
+            }
+        );
+        assert_eq!(prepared.images().len(), 1);
+    }
+}
