@@ -138,8 +138,8 @@ impl Resolver {
         match (tag, pinned) {
             (Some(tag), Some(pinned)) => {
                 let (by_digest, by_tag) = futures::join!(
-                    self.lookup(key(Target::Digest(pinned.clone())), ctx.clone()),
-                    self.lookup(key(Target::Tag(tag.clone())), ctx.clone()),
+                    self.lookup(key(Target::Digest(pinned.clone())), ctx),
+                    self.lookup(key(Target::Tag(tag.clone())), ctx),
                 );
                 match (by_digest, by_tag) {
                     (Err(e), _) => from_error(&e),
@@ -164,24 +164,30 @@ impl Resolver {
                 }
             }
             (None, Some(pinned)) => {
-                answer_to_verdict(self.lookup(key(Target::Digest(pinned)), ctx.clone()).await)
+                answer_to_verdict(self.lookup(key(Target::Digest(pinned)), ctx).await)
             }
             (tag, None) => {
                 let tag = tag.unwrap_or_else(|| "latest".to_owned());
-                answer_to_verdict(self.lookup(key(Target::Tag(tag)), ctx.clone()).await)
+                answer_to_verdict(self.lookup(key(Target::Tag(tag)), ctx).await)
             }
         }
     }
 
-    /// One manifest lookup through cache and singleflight.
-    fn lookup(&self, key: LookupKey, ctx: LookupContext) -> BoxFuture<'static, Answer> {
+    /// One manifest lookup through cache and singleflight. A cache hit borrows the key's
+    /// context; only a miss copies it into the shared flight.
+    async fn lookup(&self, key: LookupKey, ctx: &LookupContext) -> Answer {
+        if let Some(hit) = self.inner.caches.get(&key, ctx).await {
+            crate::metrics::global().cache(CacheResult::Hit);
+            return hit;
+        }
+        self.join_flight(key, ctx.clone()).await
+    }
+
+    /// Joins the lookup in flight for `key`, or starts one.
+    fn join_flight(&self, key: LookupKey, ctx: LookupContext) -> BoxFuture<'static, Answer> {
         let this = self.clone();
         async move {
             let metrics = crate::metrics::global();
-            if let Some(hit) = this.inner.caches.get(&key, &ctx).await {
-                metrics.cache(CacheResult::Hit);
-                return hit;
-            }
             let flight = {
                 let mut flights = this.inner.flights.lock().await;
                 if let Some(hit) = this.inner.caches.get(&key, &ctx).await {
@@ -272,7 +278,7 @@ impl Resolver {
                     target: Target::Digest(child.digest.clone()),
                     ..key.clone()
                 },
-                ctx.clone(),
+                ctx,
             )
         });
         let answers = futures::future::join_all(lookups).await;
