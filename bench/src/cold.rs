@@ -57,7 +57,7 @@ impl ColdResult {
 pub fn run(world: &World, reviews: usize) -> Result<ColdResult> {
     let tag = format!("cold-{}", landed_e2e::random_hex(4));
     let image = world.registry.push_image(REPO, &tag)?.by_tag();
-    let landed = world.start_landed()?;
+    let landed = world.start_landed("")?;
     let registry_mark = world.registry.access_mark();
     let token_mark = world.tokens.request_count();
 

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use landed_e2e::fakes::kube_api::FakeKubeApi;
 use landed_e2e::fakes::token_server::TokenServer;
+use landed_e2e::landed::landed_binary;
 use landed_e2e::pki::Ca;
-use landed_e2e::server::{LandedServer, SERVING_NAMES};
-use landed_e2e::{Landed, LandedConfig, Registry, RegistryEntry, RegistryOptions};
+use landed_e2e::server::SERVING_NAMES;
+use landed_e2e::{LandedConfig, Registry, RegistryEntry, RegistryOptions};
 use tempfile::TempDir;
 
 use crate::client::ReviewClient;
@@ -73,13 +74,13 @@ impl World {
         ReviewClient::new(self.ca.cert_pem())
     }
 
-    /// A fresh `landed serve` (empty caches) with the default policies and the registry.
-    pub fn start_landed(&self) -> Result<LandedProcess> {
-        let mut user = Landed::new()?;
-        let kubeconfig = self.kube.write_kubeconfig(user.home(), "shop")?;
-        user.set_env("KUBECONFIG", kubeconfig.display().to_string());
-        // The same log level a deployment runs with.
-        user.set_env("LANDED_LOG", "info");
+    /// A fresh `landed serve` (empty caches) with the default policies and the registry;
+    /// `extra_yaml` is appended to its landed.yaml (e.g. a `cache:` section).
+    pub fn start_landed(&self, extra_yaml: &str) -> Result<LandedProcess> {
+        let home = tempfile::Builder::new()
+            .prefix("landed-bench-home-")
+            .tempdir()?;
+        let kubeconfig = self.kube.write_kubeconfig(home.path(), "shop")?;
         let config = LandedConfig {
             tls_cert_file: Some(self.cert.clone()),
             tls_key_file: Some(self.key.clone()),
@@ -87,11 +88,32 @@ impl World {
                 RegistryEntry::for_registry(&self.registry).ca_file(self.registry_ca.clone())
             ])
         };
-        let server = LandedServer::launch(&mut user, &config, &self.ca)?;
-        Ok(LandedProcess {
-            server,
-            _user: user,
-        })
+        let config_path = home.path().join("landed.yaml");
+        std::fs::write(&config_path, format!("{}{extra_yaml}", config.to_yaml()))?;
+        let port = free_port()?;
+        let log = std::fs::File::create(home.path().join("serve.log"))?;
+        let child = Command::new(landed_binary()?)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .current_dir(home.path())
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", "/usr/bin:/bin")
+            .env("KUBECONFIG", kubeconfig)
+            // The log level a deployment runs with.
+            .env("LANDED_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting landed serve")?;
+        let mut landed = LandedProcess { child, port, home };
+        let url = landed.url();
+        wait_healthy(&mut landed.child, &url, &self.client()?, "landed serve")?;
+        Ok(landed)
     }
 
     /// The floor server on the same certificate.
@@ -101,23 +123,56 @@ impl World {
     }
 }
 
-/// A running `landed serve` and the user home it runs in.
+/// A running `landed serve` in a home of its own; killed on drop.
 pub struct LandedProcess {
-    /// The server.
-    pub server: LandedServer,
-    _user: Landed,
+    child: Child,
+    port: u16,
+    home: TempDir,
 }
 
 impl LandedProcess {
     /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        self.server.url()
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     /// Its process id.
     pub fn pid(&self) -> u32 {
-        self.server.pid()
+        self.child.id()
     }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("serve.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for LandedProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Polls `url/healthz` until it answers, failing if `child` exits or 30 s pass.
+fn wait_healthy(child: &mut Child, url: &str, client: &ReviewClient, name: &str) -> Result<()> {
+    let started = Instant::now();
+    while !client.healthy(url) {
+        if let Some(status) = child.try_wait()? {
+            bail!("{name} exited ({status})");
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("{name} not healthy after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 /// A running `landed-floor`; killed on drop.
@@ -143,16 +198,8 @@ impl FloorProcess {
             .spawn()
             .context("starting landed-floor")?;
         let mut floor = Self { child, port };
-        let started = Instant::now();
-        while !client.healthy(&floor.url()) {
-            if let Some(status) = floor.child.try_wait()? {
-                bail!("landed-floor exited ({status})");
-            }
-            if started.elapsed() > Duration::from_secs(10) {
-                bail!("landed-floor not healthy after 10 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let url = floor.url();
+        wait_healthy(&mut floor.child, &url, client, "landed-floor")?;
         Ok(floor)
     }
 

@@ -62,7 +62,7 @@ pub fn run(world: &World, options: WarmOptions) -> Result<WarmResult> {
                 .by_tag())
         })
         .collect::<Result<_>>()?;
-    let landed = world.start_landed()?;
+    let landed = world.start_landed("")?;
     let floor = world.start_floor()?;
     // Let both settle after start (lazy statics, runtime threads) before reading idle memory.
     std::thread::sleep(Duration::from_secs(1));
