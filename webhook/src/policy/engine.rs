@@ -114,9 +114,19 @@ fn pooling_config(limits: &PolicyLimits) -> wasmtime::PoolingAllocationConfig {
         .max_memories_per_component(4)
         .max_tables_per_component(16)
         .max_memory_size(limits.max_memory_bytes())
-        .table_elements(limits.max_table_elements as usize);
+        .table_elements(limits.max_table_elements as usize)
+        // A freed slot keeps the pages a call dirtied and resets just those (found with the
+        // PAGEMAP_SCAN ioctl on Linux ≥ 6.7) instead of an madvise per call and a page fault
+        // per touched page in the next one.
+        .pagemap_scan(wasmtime::Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES);
     pool
 }
+
+/// How much of each pooled memory and table stays resident between calls: a Rust guest's
+/// 1 MiB stack sits below its data and heap, so this covers the stack top and a first heap.
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 
 impl PolicyEngine {
     /// An engine with `limits`; falls back to on-demand allocation (logged) when the
