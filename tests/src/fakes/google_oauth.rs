@@ -7,8 +7,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use anyhow::Result;
 use axum::extract::{Request, State};
@@ -19,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{form_values, record, HttpFake, Recorded, Recorder, Shutdown};
+use super::{form_values, record, HttpFake, Recorded, Recorder, Shutdown, StallFirst};
 use crate::pki::rsa_pkcs8_pem;
 
 /// The grant type of a service-account token request.
@@ -31,7 +29,7 @@ struct OAuthState {
     expires_in: u64,
     recorder: Recorder,
     /// How many more requests get no answer at all (held until the fake stops).
-    stalls_left: Arc<AtomicUsize>,
+    stalls: StallFirst,
     shutdown: Shutdown,
 }
 
@@ -62,7 +60,7 @@ impl FakeGoogleOAuth {
                 access_token: token_for_state,
                 expires_in,
                 recorder: recorder_for_state,
-                stalls_left: Arc::new(AtomicUsize::new(stalls)),
+                stalls: StallFirst::new(stalls),
                 shutdown,
             };
             Router::new().fallback(token).with_state(state)
@@ -150,11 +148,7 @@ pub fn decode_jwt_claims(jwt: &str) -> Option<Value> {
 async fn token(State(state): State<OAuthState>, request: Request) -> Response {
     let recorded = record(request).await;
     state.recorder.push(recorded.clone());
-    let stall = state
-        .stalls_left
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok();
-    if stall {
+    if state.stalls.take() {
         state.shutdown.wait().await;
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }

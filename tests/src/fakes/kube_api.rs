@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
@@ -23,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{record, HttpFake, Recorded, Recorder, Shutdown};
+use super::{record, HttpFake, Recorded, Recorder, Shutdown, StallFirst};
 
 type Objects = Arc<Mutex<BTreeMap<(String, String, String), Value>>>;
 
@@ -31,7 +30,7 @@ type Objects = Arc<Mutex<BTreeMap<(String, String, String), Value>>>;
 struct KubeState {
     objects: Objects,
     recorder: Recorder,
-    stalls_left: Arc<AtomicUsize>,
+    stalls: StallFirst,
     shutdown: Shutdown,
 }
 
@@ -58,7 +57,7 @@ impl FakeKubeApi {
             let state = KubeState {
                 objects: objects_for_state,
                 recorder: recorder_for_state,
-                stalls_left: Arc::new(AtomicUsize::new(stalls)),
+                stalls: StallFirst::new(stalls),
                 shutdown,
             };
             Router::new().fallback(handle).with_state(state)
@@ -166,11 +165,7 @@ fn not_found(resource: &str, name: &str) -> Response {
 async fn handle(State(state): State<KubeState>, request: Request) -> Response {
     let recorded = record(request).await;
     state.recorder.push(recorded.clone());
-    let stall = state
-        .stalls_left
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok();
-    if stall {
+    if state.stalls.take() {
         state.shutdown.wait().await;
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }

@@ -138,6 +138,26 @@ impl Shutdown {
     }
 }
 
+/// The first N requests a fake accepts and never answers (an endpoint that hangs, then
+/// recovers).
+#[derive(Clone, Debug)]
+pub struct StallFirst(Arc<std::sync::atomic::AtomicUsize>);
+
+impl StallFirst {
+    /// Stalls the first `n` requests.
+    pub fn new(n: usize) -> Self {
+        Self(Arc::new(std::sync::atomic::AtomicUsize::new(n)))
+    }
+
+    /// Whether this request is one of the stalled ones (counts it if so).
+    pub fn take(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.0
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
 /// An HTTP server on `127.0.0.1:0` running an axum router; stops on drop.
 pub struct HttpFake {
     addr: SocketAddr,
