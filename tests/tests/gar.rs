@@ -79,6 +79,11 @@ fn gar_short_lived_tokens_keep_working() {
 fn gar_without_credentials_is_unauthorized_never_absent() {
     let mut gar = Gar::start(3600).expect("gar");
     gar.landed.remove_env("GOOGLE_APPLICATION_CREDENTIALS");
+    // gcp_auth's last provider is the gcloud CLI, installed on some machines: on PATH it would
+    // answer for the machine's own account (or, slowly, fail past the deadline).
+    let empty_bin = gar.landed.home().join("empty-bin");
+    std::fs::create_dir_all(&empty_bin).expect("empty bin dir");
+    gar.landed.set_env("PATH", empty_bin.display().to_string());
     let image = gar.push("images/app", "v1").expect("push");
     let missing = format!("{GAR_HOST}/landed-e2e-project/images/app:never-pushed");
 
