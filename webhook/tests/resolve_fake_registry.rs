@@ -290,6 +290,59 @@ async fn stale_if_error_serves_the_last_landed_answer() {
 }
 
 #[tokio::test]
+async fn stale_if_error_ends_when_the_window_after_the_answer_closes() {
+    let fake = Fake::start().await;
+    fake.push_image("app", Some("v1"), "x");
+    let resolver = Resolver::new(&config(&fake, |c| {
+        c.cache.tag_ttl = Duration::from_millis(100);
+        c.cache.stale_if_error = Duration::from_millis(400);
+    }))
+    .expect("resolver");
+    assert!(!check(&resolver, "fake.test/app:v1").await.stale);
+    *fake.fail_status.lock().expect("lock") = Some(503);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let v = check(&resolver, "fake.test/app:v1").await;
+    assert_eq!((v.class, v.stale), (VerdictClass::Landed, true), "{v:?}");
+    assert!(v.detail.contains("served from cache"), "{v:?}");
+    // 100 ms fresh + 400 ms stale-if-error after the registry last confirmed it.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let v = check(&resolver, "fake.test/app:v1").await;
+    assert_eq!(
+        (v.class, v.stale),
+        (VerdictClass::Unavailable, false),
+        "{v:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_tag_found_absent_is_never_served_stale_afterwards() {
+    let fake = Fake::start().await;
+    fake.push_image("app", Some("v1"), "x");
+    let resolver = Resolver::new(&config(&fake, |c| {
+        c.cache.tag_ttl = Duration::ZERO;
+        c.cache.absent_ttl = Duration::ZERO;
+    }))
+    .expect("resolver");
+    assert_eq!(
+        check(&resolver, "fake.test/app:v1").await.class,
+        VerdictClass::Landed
+    );
+    fake.delete("app", "v1");
+    assert_eq!(
+        check(&resolver, "fake.test/app:v1").await.class,
+        VerdictClass::Absent
+    );
+    // The registry fails now: the earlier `landed` must not come back.
+    *fake.fail_status.lock().expect("lock") = Some(503);
+    let v = check(&resolver, "fake.test/app:v1").await;
+    assert_eq!(
+        (v.class, v.stale),
+        (VerdictClass::Unavailable, false),
+        "{v:?}"
+    );
+}
+
+#[tokio::test]
 async fn absent_is_cached_briefly_errors_never() {
     let fake = Fake::start().await;
     let resolver = Resolver::new(&config(&fake, |c| {

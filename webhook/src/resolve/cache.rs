@@ -1,5 +1,5 @@
 //! The answer caches of DESIGN.md: tag → digest (minutes), digest → exists (long), absent
-//! (seconds), and a longer-lived last-known-good map for stale-if-error.
+//! (seconds); a `landed` answer is kept past its lifetime for stale-if-error.
 //!
 //! Sharing across credentials: a `landed` answer describes the registry's content, not the
 //! caller, so it is shared by every workload. An `absent` answer is keyed by the caller's
@@ -9,12 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
 use serde::Deserialize;
 
 use super::LookupContext;
+use crate::registry::client::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use crate::registry::{Manifest, RegistryError};
-use crate::verdict::Verdict;
 
 /// Cache lifetimes (`cache:` in landed.yaml).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -29,7 +28,8 @@ pub struct CacheConfig {
     /// How long an `absent` answer is reused (short, so a re-push is seen quickly).
     #[serde(with = "humantime_serde")]
     pub absent_ttl: Duration,
-    /// How long a `landed` answer may be served, flagged stale, while the registry fails.
+    /// How long after a `landed` answer went out of date it may still be served, flagged
+    /// stale, while the registry fails (can't tell: unavailable or rate limited).
     #[serde(with = "humantime_serde")]
     pub stale_if_error: Duration,
     /// Most entries per cache.
@@ -77,56 +77,92 @@ pub struct LookupKey {
     pub target: Target,
 }
 
+/// A `landed` answer as kept: one allocation for the digest, the media type as a constant,
+/// fresh until `fresh_until`, then only good for stale-if-error until `expires`.
 #[derive(Clone)]
-struct Found {
-    manifest: Manifest,
-    ttl: Duration,
+struct Landed {
+    digest: Box<str>,
+    media_type: Option<&'static str>,
+    fresh_until: Instant,
+    expires: Instant,
 }
 
-struct FoundExpiry;
-
-impl Expiry<LookupKey, Found> for FoundExpiry {
-    fn expire_after_create(&self, _: &LookupKey, v: &Found, _: Instant) -> Option<Duration> {
-        Some(v.ttl)
+impl Landed {
+    fn manifest(&self) -> Manifest {
+        Manifest {
+            digest: self.digest.to_string(),
+            media_type: self.media_type.map(str::to_owned),
+        }
     }
 }
 
+/// The four manifest media types the client asks for; any other is not kept (only
+/// [`Manifest::is_index`] reads it, and an unknown type is not an index).
+fn known_media_type(media_type: Option<&str>) -> Option<&'static str> {
+    [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST]
+        .into_iter()
+        .find(|known| media_type == Some(*known))
+}
+
 /// The caches one resolver keeps.
+///
+/// `landed` answers, the ones a busy cluster holds by the hundred thousand, live in a
+/// quick_cache keyed by one packed string: ~200 bytes per tag where a moka entry of the same
+/// data took ~500 (measured), and one entry serves both the fresh answer and stale-if-error.
+/// Their lifetimes are checked on read. The short-lived, per-caller `absent` answers stay in
+/// moka for its time-to-live.
 pub struct Caches {
     config: CacheConfig,
-    found: moka::future::Cache<LookupKey, Found>,
+    landed: quick_cache::sync::Cache<Box<str>, Landed>,
     absent: moka::future::Cache<(LookupKey, LookupContext), RegistryError>,
-    last_good: moka::future::Cache<String, Verdict>,
+}
+
+impl LookupKey {
+    /// `registry/repository:tag` or `registry/repository@digest`: unambiguous, since a
+    /// registry host and a repository contain neither `:`-then-tag nor `@`.
+    fn packed(&self) -> Box<str> {
+        let separator = match self.target {
+            Target::Tag(_) => ':',
+            Target::Digest(_) => '@',
+        };
+        let target = self.target.as_str();
+        let mut packed =
+            String::with_capacity(self.registry.len() + self.repository.len() + target.len() + 2);
+        packed.push_str(&self.registry);
+        packed.push('/');
+        packed.push_str(&self.repository);
+        packed.push(separator);
+        packed.push_str(target);
+        packed.into_boxed_str()
+    }
 }
 
 impl Caches {
     /// Empty caches with these lifetimes.
     pub fn new(config: &CacheConfig) -> Self {
+        let capacity = usize::try_from(config.max_entries)
+            .unwrap_or(usize::MAX)
+            .max(1);
         Self {
             config: config.clone(),
-            found: moka::future::Cache::builder()
-                .max_capacity(config.max_entries)
-                .expire_after(FoundExpiry)
-                .build(),
+            landed: quick_cache::sync::Cache::new(capacity),
             absent: moka::future::Cache::builder()
                 .max_capacity(config.max_entries)
                 .time_to_live(config.absent_ttl.max(Duration::from_millis(1)))
                 .build(),
-            last_good: moka::future::Cache::builder()
-                .max_capacity(config.max_entries)
-                .time_to_live(config.stale_if_error.max(Duration::from_millis(1)))
-                .build(),
         }
     }
 
-    /// A cached answer for `key` as seen by `ctx`.
+    /// A fresh cached answer for `key` as seen by `ctx`.
     pub async fn get(
         &self,
         key: &LookupKey,
         ctx: &LookupContext,
     ) -> Option<Result<Manifest, RegistryError>> {
-        if let Some(found) = self.found.get(key).await {
-            return Some(Ok(found.manifest));
+        if let Some(landed) = self.landed.get(&*key.packed()) {
+            if Instant::now() < landed.fresh_until {
+                return Some(Ok(landed.manifest()));
+            }
         }
         if self.config.absent_ttl.is_zero() {
             return None;
@@ -147,15 +183,22 @@ impl Caches {
                     Target::Tag(_) => self.config.tag_ttl,
                     Target::Digest(_) => self.config.digest_ttl,
                 };
-                if !ttl.is_zero() {
-                    let found = Found {
-                        manifest: manifest.clone(),
-                        ttl,
-                    };
-                    self.found.insert(key.clone(), found).await;
+                let kept = ttl.saturating_add(self.config.stale_if_error);
+                if kept.is_zero() {
+                    return;
                 }
+                let now = Instant::now();
+                let landed = Landed {
+                    digest: manifest.digest.as_str().into(),
+                    media_type: known_media_type(manifest.media_type.as_deref()),
+                    fresh_until: now + ttl,
+                    expires: now + kept,
+                };
+                self.landed.insert(key.packed(), landed);
             }
             Err(e) if e.class() == crate::verdict::VerdictClass::Absent => {
+                // A landed answer for the key is now wrong, even as a stale fallback.
+                self.landed.remove(&*key.packed());
                 if !self.config.absent_ttl.is_zero() {
                     self.absent
                         .insert((key.clone(), ctx.clone()), e.clone())
@@ -166,15 +209,16 @@ impl Caches {
         }
     }
 
-    /// Remembers a `landed` verdict for stale-if-error.
-    pub async fn remember_landed(&self, normalized: String, verdict: &Verdict) {
-        if !self.config.stale_if_error.is_zero() {
-            self.last_good.insert(normalized, verdict.clone()).await;
+    /// The last `landed` answer for `key`, fresh or not, if the registry confirmed it less
+    /// than `staleIfError` after it went out of date: what stale-if-error may serve.
+    pub fn last_landed(&self, key: &LookupKey) -> Option<Manifest> {
+        let packed = key.packed();
+        let landed = self.landed.get(&*packed)?;
+        if Instant::now() < landed.expires {
+            Some(landed.manifest())
+        } else {
+            self.landed.remove(&*packed);
+            None
         }
-    }
-
-    /// The last `landed` verdict for a reference, if recent enough.
-    pub async fn last_landed(&self, normalized: &str) -> Option<Verdict> {
-        self.last_good.get(normalized).await
     }
 }

@@ -89,25 +89,18 @@ impl Resolver {
             Ok(v) => v,
             Err(_) => Verdict::new(VerdictClass::Unavailable, super::no_answer(budget).detail),
         };
-        let normalized = reference.to_string();
         let verdict = match verdict.class {
-            VerdictClass::Landed => {
-                self.inner
-                    .caches
-                    .remember_landed(normalized, &verdict)
-                    .await;
-                verdict
-            }
             VerdictClass::Unavailable | VerdictClass::RateLimited => {
-                match self.inner.caches.last_landed(&normalized).await {
-                    Some(mut good) => {
-                        good.stale = true;
+                match self.inner.caches.last_landed(&self.stale_key(reference)) {
+                    Some(good) => {
                         crate::metrics::global().cache(CacheResult::Stale);
-                        good.detail = format!(
+                        let mut stale = Verdict::landed(good.digest);
+                        stale.stale = true;
+                        stale.detail = format!(
                             "{}; registry failing now ({}: {}), served from cache",
-                            good.detail, verdict.class, verdict.detail
+                            stale.detail, verdict.class, verdict.detail
                         );
-                        good
+                        stale
                     }
                     None => verdict,
                 }
@@ -123,6 +116,20 @@ impl Resolver {
             "resolved"
         );
         verdict
+    }
+
+    /// The lookup whose last `landed` answer stands in for `reference` when the registry
+    /// fails: the pinned digest (content that existed still does), else the tag.
+    fn stale_key(&self, reference: &Reference) -> LookupKey {
+        let target = match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => Target::Digest(digest.to_string()),
+            (None, tag) => Target::Tag(tag.unwrap_or("latest").to_owned()),
+        };
+        LookupKey {
+            registry: canonical_host(reference.registry()),
+            repository: reference.repository().to_owned(),
+            target,
+        }
     }
 
     /// The verdict without the deadline.
