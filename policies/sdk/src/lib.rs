@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 
 pub use serde_json;
 pub use types::{
-    ContainerType, Context, Image, Input, Mode, OnUndetermined, Output, PatchOp, Request, Resolved,
-    UserInfo, Verdict,
+    ContainerType, Context, Image, Input, Mode, Object, OnUndetermined, Output, PatchOp, Request,
+    Resolved, UserInfo, Verdict,
 };
 
 /// A policy's settings: parsed from the `settings:` of landed.yaml and checked at load.

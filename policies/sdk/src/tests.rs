@@ -64,3 +64,34 @@ fn patch_ops_serialize_as_rfc6902() {
         serde_json::json!({"op":"replace","path":"/spec/containers/0/image","value":"x@sha256:1"})
     );
 }
+
+#[test]
+fn the_object_is_kept_as_text_and_parsed_on_demand() {
+    let input: Input = serde_json::from_str(
+        r#"{"request":{"kind":"Pod","object":{"metadata":{"name":"p","labels":{"team":"a"}}}},
+            "context":{}}"#,
+    )
+    .unwrap();
+    let object = &input.request.object;
+    assert_eq!(
+        object.json(),
+        r#"{"metadata":{"name":"p","labels":{"team":"a"}}}"#
+    );
+    assert_eq!(object.value()["metadata"]["labels"]["team"], "a");
+
+    #[derive(Deserialize)]
+    struct Meta {
+        metadata: Name,
+    }
+    #[derive(Deserialize)]
+    struct Name {
+        name: String,
+    }
+    assert_eq!(object.parse::<Meta>().unwrap().metadata.name, "p");
+    // Written back unchanged, e.g. by a policy that logs its input.
+    let again = serde_json::to_value(&input).unwrap();
+    assert_eq!(again["request"]["object"]["metadata"]["name"], "p");
+    // No object: `null`, as before.
+    let bare: Input = serde_json::from_str(r#"{"request":{},"context":{}}"#).unwrap();
+    assert_eq!(bare.request.object.value(), serde_json::Value::Null);
+}

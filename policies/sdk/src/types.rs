@@ -3,7 +3,9 @@
 //! These mirror the host's `webhook/src/policy/contract.rs`; the field spellings are the
 //! contract documented in `policies/README.md`.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Everything a policy sees about one review.
@@ -53,9 +55,59 @@ pub struct Request {
     /// Whether this is a dry run.
     #[serde(default)]
     pub dry_run: bool,
-    /// The object as sent.
+    /// The object as sent, parsed when read (see [`Object`]).
     #[serde(default)]
-    pub object: Value,
+    pub object: Object,
+}
+
+/// The request's object, kept as JSON text until a policy reads it.
+///
+/// Most policies only look at `images`; parsing a whole workload into a `Value` on every call
+/// was most of a call's cost. Parse it into a `Value` or into a struct holding just the fields
+/// a policy needs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Object(Box<RawValue>);
+
+impl Object {
+    /// The JSON text as the host sent it.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The object parsed into `T` (a `serde_json::Value`, or a struct of the fields needed).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// The object as a `serde_json::Value` (`Null` when there is none).
+    pub fn value(&self) -> Value {
+        self.parse().unwrap_or(Value::Null)
+    }
+}
+
+impl Default for Object {
+    fn default() -> Self {
+        Self::from(Value::Null)
+    }
+}
+
+impl From<Value> for Object {
+    fn from(value: Value) -> Self {
+        // Writing a `Value` as JSON cannot fail, and its text is valid JSON.
+        let raw = serde_json::value::to_raw_value(&value).unwrap_or_else(|_| null_raw());
+        Self(raw)
+    }
+}
+
+fn null_raw() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).unwrap_or_else(|_| unreachable!("`null` is JSON"))
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
 }
 
 /// The requesting user (Kubernetes `authentication/v1 UserInfo`).
