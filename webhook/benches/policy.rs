@@ -1,13 +1,14 @@
 //! One call of each default built-in policy (require-landed, pin-digest), compiled from
 //! source by policies/build.sh, through the pooled engine: encode the input, fresh store
-//! and instance, call `validate`, check the answer. Single-threaded.
+//! and instance, call `validate`, check the answer; and the same with the input encoded
+//! beforehand (`/prepared`), as the pipeline encodes it once per review. Single-threaded.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use landed::admission::{decode, WorkloadKind};
 use landed::config::{Config, Mode, OnUndetermined};
 use landed::policy::{
     builtin_file, policy_dir, ContainerType, ImageInput, PolicyContext, PolicyEngine, PolicyInput,
-    PolicyLimits, RequestInfo, WasmPolicy,
+    PolicyLimits, PreparedInput, RequestInfo, WasmPolicy,
 };
 use landed::verdict::VerdictClass;
 use std::hint::black_box;
@@ -79,6 +80,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 policy
                     .evaluate_blocking(black_box(&input))
+                    .expect("answers")
+            })
+        });
+        // What the pipeline pays per policy: the review's input is encoded once and shared.
+        let prepared = PreparedInput::new(&input).expect("encodes");
+        group.bench_function(format!("{name}/prepared"), |b| {
+            b.iter(|| {
+                policy
+                    .evaluate_prepared_blocking(black_box(&prepared), &input.settings)
                     .expect("answers")
             })
         });

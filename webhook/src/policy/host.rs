@@ -38,6 +38,9 @@ pub struct HostState {
     deadline: Instant,
     calls_left: u32,
     deadline_ticks: u64,
+    // Whether the guest runs on a tokio worker thread, where blocking on the resolver must
+    // hand the worker's other tasks over first (`block_in_place`).
+    on_worker: bool,
 }
 
 impl HostState {
@@ -58,7 +61,13 @@ impl HostState {
             deadline: Instant::now() + budget,
             calls_left: limits.max_resolve_calls,
             deadline_ticks: limits.deadline_ticks(),
+            on_worker: false,
         }
+    }
+
+    /// Marks the call as running on a multi-threaded runtime's worker thread.
+    pub fn set_on_worker(&mut self, on_worker: bool) {
+        self.on_worker = on_worker;
     }
 
     /// The resource limiter of this store.
@@ -200,11 +209,16 @@ fn resolve_image(state: &mut HostState, reference: &str) -> String {
     };
     let remaining = state.deadline.saturating_duration_since(Instant::now());
     let lookup = &state.lookup;
-    let verdict = runtime.block_on(async {
+    let lookup = async {
         tokio::time::timeout(remaining, access.resolver.resolve(&parsed, lookup))
             .await
             .unwrap_or_else(|_| unavailable("the review's lookup deadline passed"))
-    });
+    };
+    let verdict = if state.on_worker {
+        tokio::task::block_in_place(|| runtime.block_on(lookup))
+    } else {
+        runtime.block_on(lookup)
+    };
     tracing::debug!(reference, verdict = %verdict.class, "policy resolve-image");
     answer(reference, normalized, verdict)
 }

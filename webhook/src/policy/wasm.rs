@@ -161,10 +161,16 @@ impl WasmPolicy {
         &self.inner.name
     }
 
-    fn store(&self, lookup: Arc<LookupContext>, images: Arc<[ImageInput]>) -> Store<HostState> {
+    fn store(
+        &self,
+        lookup: Arc<LookupContext>,
+        images: Arc<[ImageInput]>,
+        on_worker: bool,
+    ) -> Store<HostState> {
         let c = &self.inner;
         let limits = c.engine.limits();
-        let state = HostState::new(limits, c.resolve.clone(), lookup, images);
+        let mut state = HostState::new(limits, c.resolve.clone(), lookup, images);
+        state.set_on_worker(on_worker);
         let mut store = Store::new(c.engine.wasmtime(), state);
         store.limiter(|s| s.limiter());
         store.set_epoch_deadline(limits.deadline_ticks());
@@ -179,7 +185,7 @@ impl WasmPolicy {
     /// Checks the exports' types and runs `validate-settings` on `settings` (components
     /// without `validate-settings` accept any settings).
     pub fn check_settings(&self, settings: &serde_json::Value) -> Result<(), LoadError> {
-        let mut store = self.store(Arc::default(), Arc::new([]));
+        let mut store = self.store(Arc::default(), Arc::new([]), false);
         let instance = self.inner.pre.instantiate(&mut store).map_err(|e| {
             LoadError::Contract(format!(
                 "cannot instantiate: {}",
@@ -222,7 +228,8 @@ impl WasmPolicy {
         settings: &serde_json::Value,
     ) -> Result<PolicyOutput, PolicyError> {
         let json = prepared.json(settings).map_err(|e| self.unencodable(e))?;
-        self.evaluate_shared(&json, prepared.lookup().clone(), prepared.images().clone())
+        let (lookup, images) = (prepared.lookup().clone(), prepared.images().clone());
+        self.evaluate_shared(&json, lookup, images, false)
     }
 
     /// Evaluates an input already encoded as JSON.
@@ -232,7 +239,7 @@ impl WasmPolicy {
         lookup: LookupContext,
         images: Vec<ImageInput>,
     ) -> Result<PolicyOutput, PolicyError> {
-        self.evaluate_shared(input_json, Arc::new(lookup), images.into())
+        self.evaluate_shared(input_json, Arc::new(lookup), images.into(), false)
     }
 
     fn evaluate_shared(
@@ -240,9 +247,10 @@ impl WasmPolicy {
         input_json: &str,
         lookup: Arc<LookupContext>,
         images: Arc<[ImageInput]>,
+        on_worker: bool,
     ) -> Result<PolicyOutput, PolicyError> {
         let started = Instant::now();
-        let mut store = self.store(lookup, images);
+        let mut store = self.store(lookup, images, on_worker);
         let instance = self
             .inner
             .pre
@@ -362,8 +370,13 @@ impl Policy for WasmPolicy {
 }
 
 impl WasmPolicy {
-    /// One evaluation on tokio's blocking pool (guest code and `resolve-image` block),
-    /// recorded in the policy metrics.
+    /// One evaluation, recorded in the policy metrics.
+    ///
+    /// On a multi-threaded runtime (the server's) the guest runs right here on the worker:
+    /// a call takes microseconds, and handing it to the blocking pool cost more in thread
+    /// wake-ups than the call itself. The policy deadline bounds how long a runaway guest can
+    /// hold the worker; the other workers keep serving. Elsewhere (a current-thread runtime)
+    /// it runs on the blocking pool, since `resolve-image` blocks on the runtime.
     async fn call(
         &self,
         prepared: &PreparedInput,
@@ -371,18 +384,29 @@ impl WasmPolicy {
     ) -> Result<PolicyOutput, PolicyError> {
         let json = prepared.json(settings).map_err(|e| self.unencodable(e))?;
         let (lookup, images) = (prepared.lookup().clone(), prepared.images().clone());
-        let policy = self.clone();
         let name = self.inner.name.clone();
         let started = Instant::now();
-        let result =
-            tokio::task::spawn_blocking(move || policy.evaluate_shared(&json, lookup, images))
-                .await
-                .unwrap_or_else(|e| {
-                    Err(PolicyError::Failed {
-                        policy: name.clone(),
-                        reason: format!("evaluation thread failed: {e}"),
-                    })
-                });
+        let on_worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let result = if on_worker {
+            let result = self.evaluate_shared(&json, lookup, images, true);
+            // Nothing above awaited: count the call against the task's cooperative budget so a
+            // task evaluating in a loop still lets the worker's other tasks and timers run.
+            tokio::task::consume_budget().await;
+            result
+        } else {
+            let policy = self.clone();
+            tokio::task::spawn_blocking(move || {
+                policy.evaluate_shared(&json, lookup, images, false)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(PolicyError::Failed {
+                    policy: name.clone(),
+                    reason: format!("evaluation thread failed: {e}"),
+                })
+            })
+        };
         let failure = match &result {
             Ok(_) => None,
             Err(PolicyError::Timeout { .. }) => Some(PolicyFailure::Timeout),
