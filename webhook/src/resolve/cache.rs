@@ -32,7 +32,8 @@ pub struct CacheConfig {
     /// stale, while the registry fails (can't tell: unavailable or rate limited).
     #[serde(with = "humantime_serde")]
     pub stale_if_error: Duration,
-    /// Most entries per cache.
+    /// Most entries per cache (the `landed` answers' cache may hold up to an eighth more:
+    /// its shards fill unevenly).
     pub max_entries: u64,
 }
 
@@ -140,9 +141,10 @@ impl LookupKey {
 impl Caches {
     /// Empty caches with these lifetimes.
     pub fn new(config: &CacheConfig) -> Self {
-        let capacity = usize::try_from(config.max_entries)
-            .unwrap_or(usize::MAX)
-            .max(1);
+        // quick_cache splits its capacity evenly over shards and a key's shard is its hash,
+        // so shards fill unevenly: an eighth more room lets `max_entries` answers all stay.
+        let entries = usize::try_from(config.max_entries).unwrap_or(usize::MAX);
+        let capacity = entries.saturating_add(entries / 8).max(1);
         Self {
             config: config.clone(),
             landed: quick_cache::sync::Cache::new(capacity),
