@@ -3,7 +3,7 @@
 use json_patch::{Patch, PatchOperation};
 use kube::core::admission::{AdmissionRequest, AdmissionResponse};
 use kube::core::DynamicObject;
-use tracing::{info, warn, Span};
+use tracing::{debug, info, warn};
 
 use super::pipeline::Endpoint;
 use crate::config::Mode;
@@ -130,31 +130,63 @@ impl Outcome {
         }
     }
 
-    /// One log line per decision, with the images and their verdicts.
-    pub fn log(&self, span: &Span, response: &AdmissionResponse) {
+    /// One log line per decision, with the images and their verdicts, the decision and the
+    /// review's latency. A clean allow (no denial, warning or patch) is logged at debug: at
+    /// thousands of Pods a minute it is the bulk of the volume and the metrics count it;
+    /// everything a person may need to act on is logged at info or above.
+    pub fn log(&self, response: &AdmissionResponse, latency_ms: f64) {
         let decision = self.decision(response);
-        span.record("decision", decision);
         match self {
-            Self::Skipped(reason) => tracing::debug!(reason, "review skipped"),
-            Self::Breakglass(reason) => {
-                warn!(reason = %reason, "breakglass annotation let the workload through")
-            }
+            Self::Skipped(reason) => tracing::debug!(reason, latency_ms, "review skipped"),
+            Self::Breakglass(reason) => warn!(
+                decision,
+                reason = %reason,
+                latency_ms,
+                "breakglass annotation let the workload through"
+            ),
             Self::Evaluated(evaluation) => {
-                let images = evaluation
-                    .images
-                    .iter()
-                    .map(|i| format!("{}={}", i.reference, i.verdict))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let denials = evaluation
-                    .denials
-                    .iter()
-                    .map(|d| format!("[{}] {}", d.policy, d.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                info!(decision, images = %images, denials = %denials, "review decided");
+                let images = ImagesField(&evaluation.images);
+                let denials = DenialsField(&evaluation.denials);
+                if evaluation.is_clean() {
+                    debug!(decision, images = %images, latency_ms, "review decided");
+                } else {
+                    info!(decision, images = %images, denials = %denials, latency_ms, "review decided");
+                }
             }
         }
+    }
+}
+
+impl Evaluation {
+    /// Nothing to tell anyone: no denial (in any mode), no warning, no patch.
+    pub fn is_clean(&self) -> bool {
+        self.denials.is_empty() && self.warnings.is_empty() && self.patch.is_empty()
+    }
+}
+
+/// `image=verdict,…`, written only when the log line is.
+struct ImagesField<'a>(&'a [ImageInput]);
+
+impl std::fmt::Display for ImagesField<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, image) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            write!(f, "{sep}{}={}", image.reference, image.verdict)?;
+        }
+        Ok(())
+    }
+}
+
+/// `[policy] message; …`, written only when the log line is.
+struct DenialsField<'a>(&'a [Denial]);
+
+impl std::fmt::Display for DenialsField<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, denial) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "; " };
+            write!(f, "{sep}[{}] {}", denial.policy, denial.message)?;
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
 use kube::core::DynamicObject;
-use tracing::{field, info_span, Instrument};
+use tracing::{info_span, Instrument};
 
 use super::decision::{Denial, Evaluation, Outcome};
 use super::extract::{self, FoundImage};
@@ -108,14 +108,13 @@ impl Pipeline {
             name = %req.name,
             operation = ?req.operation,
             endpoint = ?endpoint,
-            decision = field::Empty,
-            latency_ms = field::Empty,
         );
         let outcome = self.evaluate(req, endpoint).instrument(span.clone()).await;
         let response = outcome.respond(req, endpoint);
         let _enter = span.enter();
-        span.record("latency_ms", started.elapsed().as_secs_f64() * 1e3);
-        outcome.log(&span, &response);
+        // Decision and latency go on the one log line rather than into the span: recording
+        // a span field re-encodes all of the span's fields in the JSON log layer.
+        outcome.log(&response, started.elapsed().as_secs_f64() * 1e3);
         crate::metrics::global().admission(ReviewRecord {
             request: req,
             mode: self.config.effective(req.namespace.as_deref()).0,
