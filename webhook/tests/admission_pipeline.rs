@@ -78,12 +78,7 @@ impl Policy for Broken {
 }
 
 fn loaded(policy: impl Policy + 'static, failure_policy: FailurePolicy) -> Loaded {
-    Loaded {
-        policy: Box::new(policy),
-        settings: serde_json::Value::Null,
-        failure_policy,
-        mode: None,
-    }
+    Loaded::new(policy, failure_policy)
 }
 
 fn table(absent: &[&str]) -> TableResolver {

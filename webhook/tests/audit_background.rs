@@ -66,12 +66,10 @@ async fn gauges_and_reports_follow_the_cluster() {
     let resolver =
         TableResolver::new().with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST));
     let policies = PolicyStore::new(PolicySet {
-        policies: vec![Loaded {
-            policy: Box::new(DenyUnlanded("require-landed")),
-            settings: serde_json::Value::Null,
-            failure_policy: FailurePolicy::Fail,
-            mode: None,
-        }],
+        policies: vec![Loaded::new(
+            DenyUnlanded("require-landed"),
+            FailurePolicy::Fail,
+        )],
     });
     let pipeline = Arc::new(Pipeline::new(
         Arc::new(config),

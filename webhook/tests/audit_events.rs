@@ -55,12 +55,10 @@ async fn audit_denials_become_events_but_not_on_dry_run_or_enforce() {
             Verdict::landed(DIGEST),
         );
     let policies = PolicyStore::new(PolicySet {
-        policies: vec![Loaded {
-            policy: Box::new(DenyUnlanded("require-landed")),
-            settings: serde_json::Value::Null,
-            failure_policy: FailurePolicy::Fail,
-            mode: None,
-        }],
+        policies: vec![Loaded::new(
+            DenyUnlanded("require-landed"),
+            FailurePolicy::Fail,
+        )],
     });
     let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), Arc::new(policies));
 

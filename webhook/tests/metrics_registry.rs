@@ -64,7 +64,7 @@ async fn registry_token_cache_and_policy_families() {
 
     // A built-in WebAssembly policy behind the pipeline.
     let dir = format!(
-        "{}/../policies/target/wasm32-wasip2/release",
+        "{}/../policies/target/components",
         env!("CARGO_MANIFEST_DIR")
     );
     let engine = PolicyEngine::new(PolicyLimits::default()).expect("engine");
@@ -76,12 +76,7 @@ async fn registry_token_cache_and_policy_families() {
     )
     .expect("built-in require-landed (built by policies/build.sh)");
     let policies = PolicyStore::new(PolicySet {
-        policies: vec![Loaded {
-            policy: Box::new(wasm),
-            settings: serde_json::Value::Null,
-            failure_policy: FailurePolicy::Fail,
-            mode: None,
-        }],
+        policies: vec![Loaded::new(wasm, FailurePolicy::Fail)],
     });
     let table = TableResolver::new()
         .with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST))

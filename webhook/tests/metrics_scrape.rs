@@ -73,12 +73,10 @@ async fn metrics_after_a_run_of_reviews() {
             Verdict::landed(DIGEST),
         );
     let policies = PolicyStore::new(PolicySet {
-        policies: vec![Loaded {
-            policy: Box::new(DenyUnlanded("require-landed")),
-            settings: serde_json::Value::Null,
-            failure_policy: FailurePolicy::Fail,
-            mode: None,
-        }],
+        policies: vec![Loaded::new(
+            DenyUnlanded("require-landed"),
+            FailurePolicy::Fail,
+        )],
     });
     let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), Arc::new(policies));
     let app = router(AppState {

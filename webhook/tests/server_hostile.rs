@@ -225,12 +225,10 @@ fn pod_with_containers(n: usize) -> Vec<u8> {
 #[tokio::test]
 async fn pod_with_1000_containers_is_denied_in_time_naming_every_path() {
     let store = Arc::new(PolicyStore::new(PolicySet {
-        policies: vec![Loaded {
-            policy: Box::new(DenyUnlanded("deny-unlanded")),
-            settings: serde_json::Value::Null,
-            failure_policy: FailurePolicy::Fail,
-            mode: None,
-        }],
+        policies: vec![Loaded::new(
+            DenyUnlanded("deny-unlanded"),
+            FailurePolicy::Fail,
+        )],
     }));
     let server = start_with(limits(), false, Arc::new(TableResolver::new()), store).await;
     let body = pod_with_containers(1000);

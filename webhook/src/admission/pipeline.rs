@@ -276,9 +276,19 @@ impl Pipeline {
     ) -> Evaluation {
         let set = self.policies.current();
         let mut evaluation = Evaluation::default();
+        let mutating = input.context.mutating;
+        let applicable: Vec<_> = set
+            .policies
+            .iter()
+            .filter(|p| p.runs_on.includes(mutating))
+            .collect();
         // Encoded once for every policy; if it cannot be, each policy reports that itself.
-        let prepared = PreparedInput::new(&input).ok();
-        for loaded in &set.policies {
+        let prepared = if applicable.is_empty() {
+            None
+        } else {
+            PreparedInput::new(&input).ok()
+        };
+        for loaded in applicable {
             let name = loaded.policy.name();
             let mode = loaded.mode.unwrap_or(mode);
             input.settings = loaded.settings.clone();

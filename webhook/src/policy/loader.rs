@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::engine::PolicyEngine;
 use super::host::ResolveAccess;
 use super::wasm::{LoadError, WasmPolicy};
-use super::{FailurePolicy, Loaded};
+use super::{FailurePolicy, Loaded, RunsOn};
 use crate::config::{Config, Mode};
 
 /// Env var naming the directory of built-in policy components.
@@ -20,7 +20,7 @@ pub const POLICY_DIR_ENV: &str = "LANDED_POLICY_DIR";
 pub const SYSTEM_POLICY_DIR: &str = "/usr/lib/landed/policies";
 
 /// Where `policies/build.sh` puts components, relative to the workspace root.
-pub const DEV_POLICY_DIR: &str = "policies/target/wasm32-wasip2/release";
+pub const DEV_POLICY_DIR: &str = "policies/target/components";
 
 /// The built-in policies, in evaluation order.
 pub const BUILTINS: [&str; 4] = [
@@ -29,6 +29,16 @@ pub const BUILTINS: [&str; 4] = [
     "allowed-registries",
     "no-latest-tag",
 ];
+
+/// Where a built-in runs when its entry has no `runsOn`: `pin-digest` only patches, the
+/// others only allow, deny or warn.
+pub fn builtin_runs_on(name: &str) -> Option<RunsOn> {
+    match name {
+        "pin-digest" => Some(RunsOn::Mutate),
+        "require-landed" | "allowed-registries" | "no-latest-tag" => Some(RunsOn::Validate),
+        _ => None,
+    }
+}
 
 /// One entry of `policies:` in landed.yaml.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -52,6 +62,10 @@ pub struct PolicyConfig {
     /// Deny (`Fail`, default) or allow with a warning (`Ignore`) when the policy errs.
     #[serde(default)]
     pub failure_policy: Option<FailurePolicy>,
+    /// The webhook paths it runs on: `validate`, `mutate` or `both` (built-ins: where their
+    /// answer is used; other policies: both).
+    #[serde(default)]
+    pub runs_on: Option<RunsOn>,
 }
 
 impl PolicyConfig {
@@ -64,7 +78,17 @@ impl PolicyConfig {
             settings: serde_json::Value::Null,
             mode: None,
             failure_policy: Some(failure_policy),
+            runs_on: None,
         }
+    }
+
+    /// The paths this entry runs on: `runsOn`, else a built-in's own, else both.
+    pub fn runs_on(&self) -> RunsOn {
+        let builtin = match (&self.path, &self.oci) {
+            (None, None) => builtin_runs_on(&self.name),
+            _ => None,
+        };
+        self.runs_on.or(builtin).unwrap_or_default()
     }
 }
 
@@ -84,7 +108,7 @@ pub fn entries(config: &Config) -> Vec<PolicyConfig> {
 }
 
 /// The directory of built-in components: `policyDir`, then `$LANDED_POLICY_DIR`, then
-/// `/usr/lib/landed/policies`, then a dev checkout's `policies/target/wasm32-wasip2/release`
+/// `/usr/lib/landed/policies`, then a dev checkout's `policies/target/components`
 /// (searched upwards from the current directory and the executable, and beside this
 /// crate's source). The first existing one wins; the system path when none exists.
 pub fn policy_dir(config: &Config) -> PathBuf {
@@ -284,5 +308,6 @@ pub fn to_loaded(entry: &PolicyConfig, policy: WasmPolicy) -> Loaded {
         settings: entry.settings.clone(),
         failure_policy: entry.failure_policy.unwrap_or_default(),
         mode: entry.mode,
+        runs_on: entry.runs_on(),
     }
 }

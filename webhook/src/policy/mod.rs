@@ -19,8 +19,8 @@ pub use contract::{
 pub use engine::{EngineError, PolicyEngine, PolicyLimits, EPOCH_TICK};
 pub use host::{ResolveAccess, HOST_INTERFACE};
 pub use loader::{
-    builtin_file, default_entries, policy_dir, FetchPolicy, PolicyConfig, PolicyLoader, Source,
-    BUILTINS, DEV_POLICY_DIR, POLICY_DIR_ENV, SYSTEM_POLICY_DIR,
+    builtin_file, builtin_runs_on, default_entries, policy_dir, FetchPolicy, PolicyConfig,
+    PolicyLoader, Source, BUILTINS, DEV_POLICY_DIR, POLICY_DIR_ENV, SYSTEM_POLICY_DIR,
 };
 pub use oci::OciFetcher;
 pub use prepared::PreparedInput;
@@ -99,6 +99,48 @@ pub struct Loaded {
     pub failure_policy: FailurePolicy,
     /// Overrides the namespace's mode for this policy's denials.
     pub mode: Option<crate::config::Mode>,
+    /// The webhook paths it runs on.
+    pub runs_on: RunsOn,
+}
+
+impl Loaded {
+    /// `policy` without settings or a mode of its own, on both webhook paths.
+    pub fn new(policy: impl Policy + 'static, failure_policy: FailurePolicy) -> Self {
+        Self {
+            policy: Box::new(policy),
+            settings: serde_json::Value::Null,
+            failure_policy,
+            mode: None,
+            runs_on: RunsOn::Both,
+        }
+    }
+}
+
+/// Which webhook paths a policy runs on (`runsOn:` in landed.yaml).
+///
+/// `/mutate` never denies and `/validate` never patches, so a policy whose answer only one of
+/// them uses is skipped on the other: with pinning on, each Pod passes through both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunsOn {
+    /// `/validate` only: the policy allows, denies or warns.
+    Validate,
+    /// `/mutate` only: the policy patches.
+    Mutate,
+    /// Both paths (the default for policies that are not built-ins).
+    #[default]
+    Both,
+}
+
+impl RunsOn {
+    /// Whether the policy runs on `/mutate` (`mutating`) or on `/validate`.
+    pub fn includes(self, mutating: bool) -> bool {
+        match self {
+            Self::Validate => !mutating,
+            Self::Mutate => mutating,
+            Self::Both => true,
+        }
+    }
 }
 
 /// The policies that run on every review, in order.

@@ -90,6 +90,7 @@ fn defaults_are_require_landed_and_pin_digest() {
         settings: serde_json::Value::Null,
         mode: None,
         failure_policy: None,
+        runs_on: None,
     };
     let src = |e: PolicyConfig| {
         loader
@@ -115,4 +116,27 @@ fn defaults_are_require_landed_and_pin_digest() {
     assert!(src(entry(None, None, "x"))
         .expect_err("no source for a non-built-in")
         .contains("not a built-in"));
+}
+
+#[test]
+fn built_ins_run_where_their_answer_is_used_and_others_on_both_paths() {
+    let parse = |yaml: &str| -> PolicyConfig {
+        serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+    };
+    let on = |yaml: &str| parse(yaml).runs_on();
+    assert_eq!(on("name: pin-digest"), RunsOn::Mutate);
+    assert_eq!(on("name: require-landed"), RunsOn::Validate);
+    assert_eq!(on("name: no-latest-tag"), RunsOn::Validate);
+    // A policy of the user's own, even under a built-in's name, runs on both.
+    assert_eq!(on("{name: pin-digest, path: mine.wasm}"), RunsOn::Both);
+    assert_eq!(on("{name: mine, oci: r.example/p:1}"), RunsOn::Both);
+    assert_eq!(on("{name: pin-digest, runsOn: both}"), RunsOn::Both);
+    assert_eq!(
+        on("{name: mine, path: m.wasm, runsOn: validate}"),
+        RunsOn::Validate
+    );
+    assert!(RunsOn::Mutate.includes(true) && !RunsOn::Mutate.includes(false));
+    assert!(RunsOn::Validate.includes(false) && !RunsOn::Validate.includes(true));
+    let bad = serde_saphyr::from_str::<PolicyConfig>("{name: x, runsOn: sometimes}");
+    assert!(bad.is_err(), "an unknown runsOn is refused");
 }
