@@ -1,10 +1,9 @@
 //! Which kinds carry a pod spec, and where: one arm per kind, dispatched on group and kind.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, PodSpec, ReplicationController};
+use k8s_openapi::api::core::v1::PodSpec;
 use kube::core::GroupVersionKind;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 /// The kinds whose pod templates landed reviews.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,59 +111,58 @@ impl WorkloadKind {
         }
     }
 
-    /// Decodes `object` as this kind and returns its pod spec with the path leading to it.
+    /// Decodes the part of `object` that leads to its pod spec and returns the spec with
+    /// the path leading to it.
     pub fn pod_spec(self, object: &serde_json::Value) -> Result<FoundSpec, DecodeError> {
         const TEMPLATE: &str = "spec.template.spec";
+        let templated = |kind| -> Result<_, DecodeError> {
+            Ok(decode::<Spec<Template>>(kind, object)?
+                .spec
+                .and_then(|s| s.template)
+                .and_then(|t| t.spec))
+        };
         let (prefix, spec) = match self {
-            Self::Pod => ("spec", decode::<Pod>(self, object)?.spec),
-            Self::Deployment => (
-                TEMPLATE,
-                decode::<Deployment>(self, object)?
-                    .spec
-                    .and_then(|s| s.template.spec),
-            ),
-            Self::StatefulSet => (
-                TEMPLATE,
-                decode::<StatefulSet>(self, object)?
-                    .spec
-                    .and_then(|s| s.template.spec),
-            ),
-            Self::DaemonSet => (
-                TEMPLATE,
-                decode::<DaemonSet>(self, object)?
-                    .spec
-                    .and_then(|s| s.template.spec),
-            ),
-            Self::ReplicaSet => (
-                TEMPLATE,
-                decode::<ReplicaSet>(self, object)?
-                    .spec
-                    .and_then(|s| s.template)
-                    .and_then(|t| t.spec),
-            ),
-            Self::ReplicationController => (
-                TEMPLATE,
-                decode::<ReplicationController>(self, object)?
-                    .spec
-                    .and_then(|s| s.template)
-                    .and_then(|t| t.spec),
-            ),
-            Self::Job => (
-                TEMPLATE,
-                decode::<Job>(self, object)?
-                    .spec
-                    .and_then(|s| s.template.spec),
-            ),
+            Self::Pod => ("spec", decode::<Spec<PodSpec>>(self, object)?.spec),
+            Self::Deployment
+            | Self::StatefulSet
+            | Self::DaemonSet
+            | Self::ReplicaSet
+            | Self::ReplicationController
+            | Self::Job => (TEMPLATE, templated(self)?),
             Self::CronJob => (
                 "spec.jobTemplate.spec.template.spec",
-                decode::<CronJob>(self, object)?
+                decode::<Spec<JobTemplate>>(self, object)?
                     .spec
-                    .and_then(|s| s.job_template.spec)
-                    .and_then(|s| s.template.spec),
+                    .and_then(|s| s.job_template)
+                    .and_then(|j| j.spec)
+                    .and_then(|s| s.template)
+                    .and_then(|t| t.spec),
             ),
         };
         Ok(FoundSpec { prefix, spec })
     }
+}
+
+// Only the path to the pod spec is decoded, as the typed PodSpec: metadata (a real object's
+// managedFields can be most of it) and status are skipped unread.
+
+/// `{spec: T}` of an object or template.
+#[derive(Deserialize)]
+struct Spec<T> {
+    spec: Option<T>,
+}
+
+/// The `spec` of a kind with a pod template: `{template: {spec: PodSpec}}`.
+#[derive(Deserialize)]
+struct Template {
+    template: Option<Spec<PodSpec>>,
+}
+
+/// A CronJob's `spec`: `{jobTemplate: {spec: {template: {spec: PodSpec}}}}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobTemplate {
+    job_template: Option<Spec<Template>>,
 }
 
 fn decode<T: DeserializeOwned>(
@@ -217,6 +215,22 @@ mod tests {
             found.spec.expect("spec").containers[0].image.as_deref(),
             Some("busybox")
         );
+    }
+
+    #[test]
+    fn only_the_path_to_the_pod_spec_is_decoded() {
+        // Metadata and status are not read: a shape kube would refuse there does not matter.
+        let object = serde_json::json!({
+            "metadata": {"managedFields": "not a list"}, "status": 7,
+            "spec": {"replicas": 2, "template": {"metadata": [], "spec": {
+                "containers": [{"name": "a", "image": "busybox"}]}}}
+        });
+        let found = WorkloadKind::Deployment.pod_spec(&object).expect("decodes");
+        assert_eq!(found.prefix, "spec.template.spec");
+        assert_eq!(found.spec.expect("spec").containers[0].name, "a");
+        let bare = serde_json::json!({"spec": {"replicas": 1}});
+        let found = WorkloadKind::ReplicaSet.pod_spec(&bare).expect("decodes");
+        assert!(found.spec.is_none(), "no template, no pod spec");
     }
 
     #[test]
