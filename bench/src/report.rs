@@ -57,7 +57,7 @@ impl Report {
         if let Some((options, warm)) = &self.warm {
             let _ = writeln!(
                 out,
-                "Warm: Pod with 3 images ({}), default policies, TLS, wrk -t{} -c{}, \
+                "Warm: Pod with 3 images ({}), policies require-landed + no-latest-tag, TLS, wrk -t{} -c{}, \
                  {} × {} s per server, alternating",
                 warm.images.join(", "),
                 options.load.threads,

@@ -1,4 +1,4 @@
-//! Warm path, side by side: `landed serve` (cache warm, default policies) and the floor
+//! Warm path, side by side: `landed serve` (cache warm, two built-in policies) and the floor
 //! server, driven by wrk with the same Pod review (three images), the same concurrency and the
 //! same duration, alternating in one run.
 
@@ -10,6 +10,11 @@ use landed_e2e::review::PodReview;
 use crate::rss::{self, Memory};
 use crate::setup::World;
 use crate::wrk::{self, Load, Measured};
+
+/// Two built-ins that both run on `/validate`: the defaults are `require-landed` and
+/// `pin-digest`, but `pin-digest` runs on `/mutate` only, and the comparison is of a review
+/// through two policies.
+pub const WARM_POLICIES: &str = "policies:\n  - name: require-landed\n  - name: no-latest-tag\n";
 
 /// How the warm comparison runs.
 #[derive(Clone, Copy, Debug)]
@@ -62,7 +67,7 @@ pub fn run(world: &World, options: WarmOptions) -> Result<WarmResult> {
                 .by_tag())
         })
         .collect::<Result<_>>()?;
-    let landed = world.start_landed("")?;
+    let landed = world.start_landed(WARM_POLICIES)?;
     let floor = world.start_floor()?;
     // Let both settle after start (lazy statics, runtime threads) before reading idle memory.
     std::thread::sleep(Duration::from_secs(1));
