@@ -7,8 +7,8 @@
 #
 #   docker build -t landed:0.1.0 .
 #
-# Policies: rustup's wasm32-wasip2 target (`rustup target add`), the usual route wherever a
-# Docker build has internet; rustc links the component itself, no extra tools. The other
+# Policies: rustup's wasm32-unknown-unknown target (`rustup target add`), linked into
+# components by the wasm-component-ld that ships with rustc: no extra tools, no WASI imports. The other
 # route policies/build.sh knows (Debian trixie's rustc-web with -Zbuild-std, ~1.4 GB of
 # packages) exists for machines that may only use Debian's archive, not for this build.
 # The image tag, the chart's appVersion and the crate version are the same number.
@@ -17,7 +17,7 @@ ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
-RUN rustup target add wasm32-wasip2
+RUN rustup target add wasm32-unknown-unknown
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
@@ -26,7 +26,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     policies/build.sh --locked; \
     install -D -m 0755 target/release/landed /out/usr/bin/landed; \
     install -d /out/usr/lib/landed/policies; \
-    install -m 0644 policies/target/wasm32-wasip2/release/*.wasm /out/usr/lib/landed/policies/; \
+    install -m 0644 policies/target/components/*.wasm /out/usr/lib/landed/policies/; \
     ls -l /out/usr/lib/landed/policies
 
 # bookworm's glibc, like the build stage.

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Builds the built-in policies (and any crate in this workspace) to wasm32-wasip2 components:
-#   policies/target/wasm32-wasip2/release/<crate_name>.wasm
+# Builds the built-in policies (and any cdylib crate in this workspace) to WebAssembly
+# components, collected in one place whatever toolchain built them:
+#   policies/target/components/<crate_name>.wasm
+#
+# The lean route, preferred: wasm32-unknown-unknown, linked into a component by the
+# wasm-component-ld that ships with rustc, with no WASI adapter. The components import only
+# landed:policy/host, which makes a fresh instance per call cheaper (no WASI imports to wire
+# up) and leaves nothing for a guest to even try. The usual route elsewhere, wasm32-wasip2,
+# is the fallback: its WASI imports are there but trap in the host.
 #
 # Toolchain, first found wins:
-#   1. Debian's rustc-web (/usr/bin/rustc 1.96 + rust-web-src + wasi-libc), with build-std;
-#   2. a rustup toolchain with the wasm32-wasip2 target installed;
+#   1. Debian's rustc-web (/usr/bin/rustc 1.96 + rust-web-src), with -Zbuild-std;
+#   2. a rustup toolchain with the wasm32-unknown-unknown target installed;
+#   3. a rustup toolchain with the wasm32-wasip2 target installed;
 # otherwise it prints what to install. It installs nothing unless asked:
 #   ./build.sh --install-toolchain   (Debian/Ubuntu, as root: apt-get install the toolchain)
 # Extra arguments are passed to cargo (e.g. -p require-landed).
@@ -12,14 +20,22 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 debian_ready() {
-    [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] && [ -d /usr/lib/wasm32-wasi ] &&
+    [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] &&
         /usr/bin/rustc --print sysroot >/dev/null 2>&1 &&
-        [ -d "$(/usr/bin/rustc --print sysroot)/lib/rustlib/src/rust/library" ]
+        [ -d "$(/usr/bin/rustc --print sysroot)/lib/rustlib/src/rust/library" ] &&
+        [ -x "$(component_linker /usr/bin/rustc)" ]
 }
 
-rustup_ready() {
+rustup_has() {
     command -v rustup >/dev/null 2>&1 &&
-        rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2
+        rustup target list --installed 2>/dev/null | grep -qx "$1"
+}
+
+# rustc's own component linker (shipped with every rustc since wasm32-wasip2 exists).
+component_linker() {
+    local rustc=$1 host
+    host=$("$rustc" -vV | sed -n 's/^host: //p')
+    echo "$("$rustc" --print sysroot)/lib/rustlib/$host/bin/wasm-component-ld"
 }
 
 if [ "${1:-}" = "--install-toolchain" ]; then
@@ -30,21 +46,46 @@ if [ "${1:-}" = "--install-toolchain" ]; then
     apt-get install -y rustc-web cargo-web rust-web-src rust-web-llvm lld-22 wasi-libc
 fi
 
+# 2 MiB of initial memory: the 1 MiB stack, the data, and room for a typical call's heap, so
+# that the SDK's allocator (sdk/src/heap.rs) never has to grow memory in a fresh instance.
+lean_flags() {
+    echo "-Clinker=$(component_linker "$1") -Clink-arg=--wasi-adapter=none" \
+        "-Clink-arg=-zstack-size=262144 -Clink-arg=--initial-memory=1048576"
+}
+
 if debian_ready; then
-    echo "build.sh: Debian rustc-web $(/usr/bin/rustc --version | cut -d' ' -f2) with build-std" >&2
-    RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTFLAGS="-L native=/usr/lib/wasm32-wasi" \
-        /usr/bin/cargo build --release --target wasm32-wasip2 -Zbuild-std=std,panic_abort "$@"
-elif rustup_ready; then
-    echo "build.sh: rustup target wasm32-wasip2" >&2
-    cargo build --release --target wasm32-wasip2 "$@"
+    target=wasm32-unknown-unknown
+    echo "build.sh: Debian rustc-web $(/usr/bin/rustc --version | cut -d' ' -f2), $target, build-std" >&2
+    RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTFLAGS="$(lean_flags /usr/bin/rustc)" \
+        /usr/bin/cargo build --release --target "$target" -Zbuild-std=std,panic_abort "$@"
+elif rustup_has wasm32-unknown-unknown && [ -x "$(component_linker rustc)" ]; then
+    target=wasm32-unknown-unknown
+    echo "build.sh: rustup target $target" >&2
+    RUSTFLAGS="$(lean_flags rustc)" cargo build --release --target "$target" "$@"
+elif rustup_has wasm32-wasip2; then
+    target=wasm32-wasip2
+    echo "build.sh: rustup target $target" >&2
+    cargo build --release --target "$target" "$@"
 else
     cat >&2 <<'MSG'
 build.sh: no WebAssembly toolchain found. Install one of:
   - Debian 12+/Ubuntu (as root):  ./policies/build.sh --install-toolchain
       (apt-get install rustc-web cargo-web rust-web-src rust-web-llvm lld-22 wasi-libc)
-  - rustup:                       rustup target add wasm32-wasip2
+  - rustup:                       rustup target add wasm32-unknown-unknown
+                                  (or wasm32-wasip2)
 MSG
     exit 1
 fi
 
-ls -l target/wasm32-wasip2/release/*.wasm >&2
+# Only this workspace's policy crates: the target directory may hold other builds.
+out=target/components
+mkdir -p "$out"
+for manifest in */Cargo.toml; do
+    grep -q '"cdylib"' "$manifest" || continue
+    crate=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -1)
+    wasm="target/$target/release/${crate//-/_}.wasm"
+    if [ -f "$wasm" ]; then
+        cp "$wasm" "$out/"
+    fi
+done
+ls -l "$out"/*.wasm >&2

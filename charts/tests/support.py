@@ -39,7 +39,7 @@ CRD_KINDS = {
 }
 
 # Where the built-in policies are when scripts/test (policies/build.sh) has built them.
-BUILT_POLICIES = ROOT / "policies" / "target" / "wasm32-wasip2" / "release"
+BUILT_POLICIES = ROOT / "policies" / "target" / "components"
 
 
 def render(values: dict) -> list[dict]:

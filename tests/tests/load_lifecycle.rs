@@ -57,7 +57,7 @@ fn fingerprint(cert: &CertifiedKey) -> String {
 
 fn built_policy(crate_name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../policies/target/wasm32-wasip2/release")
+        .join("../policies/target/components")
         .join(format!("{crate_name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(

@@ -10,7 +10,7 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 fn built_policy(crate_name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../policies/target/wasm32-wasip2/release")
+        .join("../policies/target/components")
         .join(format!("{crate_name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(

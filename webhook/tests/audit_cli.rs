@@ -45,7 +45,7 @@ async fn setup() -> Setup {
 
 fn policy_dir() -> String {
     format!(
-        "{}/../policies/target/wasm32-wasip2/release",
+        "{}/../policies/target/components",
         env!("CARGO_MANIFEST_DIR")
     )
 }

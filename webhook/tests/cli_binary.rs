@@ -31,7 +31,7 @@ fn landed(args: &[&str], home: &std::path::Path) -> Command {
 
 fn policy_dir() -> String {
     format!(
-        "{}/../policies/target/wasm32-wasip2/release",
+        "{}/../policies/target/components",
         env!("CARGO_MANIFEST_DIR")
     )
 }

@@ -21,6 +21,8 @@
 
 extern crate self as landed_policy_sdk;
 
+#[cfg(all(target_arch = "wasm32", target_os = "unknown", feature = "allocator"))]
+mod heap;
 mod types;
 
 use serde::de::DeserializeOwned;
