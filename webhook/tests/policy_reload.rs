@@ -29,6 +29,7 @@ fn entry(name: &str, path: &Path) -> PolicyConfig {
         settings: serde_json::Value::Null,
         mode: None,
         failure_policy: None,
+        runs_on: None,
     }
 }
 
