@@ -5,13 +5,13 @@
 //! at a time, so N clients hold N connections. Clients run on the shared [`crate::runtime`]
 //! while the test thread does other things (rotating certificates, changing policies).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use reqwest::{Certificate, Client, Version};
 use serde_json::{json, Value};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::review::PodReview;
@@ -79,7 +79,7 @@ pub struct Answer {
 /// A load run in progress.
 pub struct Running {
     started: Instant,
-    stop: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
     tasks: JoinSet<(Client, Vec<Outcome>)>,
 }
 
@@ -134,11 +134,11 @@ pub fn start(
         .collect::<Result<_>>()
         .context("building the load clients")?;
     let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
+    let (stop, stopped) = watch::channel(false);
     let kinds_len = kinds.len().max(1);
     let mut tasks = JoinSet::new();
     for (index, (client, kind)) in clients.into_iter().zip(kinds.iter().copied()).enumerate() {
-        let (url, cases, stop) = (url.to_owned(), cases.clone(), stop.clone());
+        let (url, cases, mut stopped) = (url.to_owned(), cases.clone(), stopped.clone());
         tasks.spawn_on(
             async move {
                 let mut outcomes = Vec::new();
@@ -146,9 +146,10 @@ pub fn start(
                 let spread = pace.mul_f64(index as f64 / kinds_len as f64);
                 let mut next = tokio::time::Instant::now() + spread;
                 loop {
-                    tokio::time::sleep_until(next).await;
-                    if stop.load(Ordering::Relaxed) {
-                        break;
+                    // A paced client may be asleep for most of a pace: stop wakes it.
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(next) => {}
+                        _ = stopped.wait_for(|stop| *stop) => break,
                     }
                     // From this send: a slow answer delays the next review, never bunches them.
                     next = next.max(tokio::time::Instant::now()) + pace;
@@ -183,7 +184,7 @@ pub fn start(
 impl Running {
     /// Tells every client to stop after its current review and waits for them.
     pub fn finish(mut self) -> Result<LoadRun> {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.send_replace(true);
         let mut outcomes = Vec::new();
         let mut clients = Vec::new();
         block_on(async {
