@@ -277,18 +277,18 @@ impl Pipeline {
         let set = self.policies.current();
         let mut evaluation = Evaluation::default();
         let mutating = input.context.mutating;
-        let applicable: Vec<_> = set
-            .policies
-            .iter()
-            .filter(|p| p.runs_on.includes(mutating))
-            .collect();
-        // Encoded once for every policy; if it cannot be, each policy reports that itself.
-        let prepared = if applicable.is_empty() {
-            None
-        } else {
-            PreparedInput::new(&input).ok()
+        let applicable = || {
+            set.policies
+                .iter()
+                .filter(move |p| p.runs_on.includes(mutating))
         };
-        for loaded in applicable {
+        // Encoded once for every policy (and not at all when none runs here); if it cannot
+        // be, each policy reports that itself.
+        let prepared = match applicable().next() {
+            Some(_) => PreparedInput::new(&input).ok(),
+            None => None,
+        };
+        for loaded in applicable() {
             let name = loaded.policy.name();
             let mode = loaded.mode.unwrap_or(mode);
             input.settings = loaded.settings.clone();
