@@ -46,7 +46,7 @@ if [ "${1:-}" = "--install-toolchain" ]; then
     apt-get install -y rustc-web cargo-web rust-web-src rust-web-llvm lld-22 wasi-libc
 fi
 
-# 2 MiB of initial memory: the 1 MiB stack, the data, and room for a typical call's heap, so
+# 1 MiB of initial memory: a 256 KiB stack, the data, and room for a typical call's heap, so
 # that the SDK's allocator (sdk/src/heap.rs) never has to grow memory in a fresh instance.
 lean_flags() {
     echo "-Clinker=$(component_linker "$1") -Clink-arg=--wasi-adapter=none" \

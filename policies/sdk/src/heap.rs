@@ -6,7 +6,7 @@
 //! std's allocator grows memory on the first allocation of every call, and each growth costs
 //! the host a page-protection change, plus another to shrink the slot back for the next
 //! instance: system calls that were about a third of a call. Linked with enough initial
-//! memory (`policies/build.sh` gives the built-ins 2 MiB), a typical call never grows.
+//! memory (`policies/build.sh` gives the built-ins 1 MiB), a typical call never grows.
 //!
 //! Disable the `allocator` feature to bring your own `#[global_allocator]`.
 

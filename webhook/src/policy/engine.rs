@@ -124,8 +124,9 @@ fn pooling_config(limits: &PolicyLimits) -> wasmtime::PoolingAllocationConfig {
     pool
 }
 
-/// How much of each pooled memory and table stays resident between calls: a Rust guest's
-/// 1 MiB stack sits below its data and heap, so this covers the stack top and a first heap.
+/// How much of each pooled memory and table stays resident between calls: a wasip2 Rust
+/// guest's 1 MiB stack sits below its data and heap (the built-ins' is 256 KiB), so this
+/// covers the stack top and a first heap.
 const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 
 impl PolicyEngine {
