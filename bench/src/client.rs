@@ -112,6 +112,16 @@ impl ReviewClient {
             .unwrap_or(false)
     }
 
+    /// `url/readyz`: whether it answers 200, and its body (the policies' load status).
+    pub fn ready(&self, url: &str) -> Result<(bool, String)> {
+        let url = format!("{url}/readyz");
+        block_on(async {
+            let response = self.shared.get(&url).send().await?;
+            let ok = response.status().is_success();
+            Ok((ok, response.text().await?))
+        })
+    }
+
     /// Posts `review` to `url/validate` once and checks the answer.
     pub fn review_once(&self, url: &str, review: &Value) -> Result<Answer> {
         block_on(post_review(&self.shared, url, review))

@@ -112,7 +112,15 @@ impl World {
             .context("starting landed serve")?;
         let mut landed = LandedProcess { child, port, home };
         let url = landed.url();
-        wait_healthy(&mut landed.child, &url, &self.client()?, "landed serve")?;
+        let client = self.client()?;
+        wait_healthy(&mut landed.child, &url, &client, "landed serve")?;
+        // Measuring a landed whose policies did not load would measure the wrong thing.
+        let (ready, status) = client.ready(&url)?;
+        if !ready {
+            bail!(
+                "landed serve is not ready (are the policies built? policies/build.sh): {status}"
+            );
+        }
         Ok(landed)
     }
 

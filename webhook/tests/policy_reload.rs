@@ -10,10 +10,41 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+use landed::admission::{decode, Endpoint, Pipeline};
 use landed::config::Config;
-use landed::policy::{PolicyConfig, PolicyHost, PolicyLoader, PolicyStore};
-use landed::verdict::VerdictClass;
+use landed::policy::{
+    FetchPolicy, PolicyConfig, PolicyHost, PolicyLoader, PolicyStore, OCI_RETRY_INTERVAL,
+};
+use landed::resolve::TableResolver;
+use landed::verdict::{Verdict, VerdictClass};
 use policy_support::{engine, image, input, wat_policy_saying};
+
+const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
+
+/// An AdmissionReview creating a Pod that runs `image`.
+fn pod_review(image: &str) -> String {
+    serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "6b0c8d2e-1f0a-4e0b-9d4c-2f1e3a4b5c6d",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "shop",
+            "name": "web",
+            "operation": "CREATE",
+            "userInfo": {"username": "alice"},
+            "object": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "web", "namespace": "shop"},
+                "spec": {"containers": [{"name": "app", "image": image}]}
+            }
+        }
+    })
+    .to_string()
+}
 
 fn write_atomically(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension("tmp");
@@ -138,6 +169,19 @@ async fn a_broken_reload_keeps_the_old_version_and_reports_it() {
     assert!(store.status()[0].error.is_none());
 }
 
+/// Each serving policy's name and warnings, or the error it answers with.
+async fn answers_of(store: &PolicyStore) -> Vec<(String, Result<Vec<String>, String>)> {
+    let set = store.current();
+    let review = input(vec![image(0, "a:1", VerdictClass::Landed)], false);
+    let mut all = Vec::new();
+    for loaded in &set.policies {
+        let answer = loaded.policy.evaluate(&review).await;
+        let answer = answer.map(|o| o.warnings).map_err(|e| e.to_string());
+        all.push((loaded.policy.name().to_owned(), answer));
+    }
+    all
+}
+
 #[tokio::test]
 async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +197,21 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
         .await
         .unwrap();
     let store = host.store();
-    assert_eq!(warnings_of(&store).await, vec!["good"]);
+    let answers = answers_of(&store).await;
+    assert_eq!(answers[0], ("good".to_owned(), Ok(vec!["good".to_owned()])));
+    // The others answer with their load error, so their failurePolicy decides reviews.
+    let names: Vec<&str> = answers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["good", "missing", "require-landed", "mystery", "remote"]
+    );
+    for (name, answer) in &answers[1..] {
+        let err = answer.clone().unwrap_err();
+        assert!(
+            err.starts_with(&format!("policy {name} is not loaded: ")),
+            "{err}"
+        );
+    }
     let status = store.status();
     let by_name = |n: &str| status.iter().find(|s| s.name == n).unwrap().clone();
     assert!(by_name("good").loaded);
@@ -167,6 +225,112 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
     let json = serde_json::to_value(&*status).unwrap();
     assert_eq!(json[0]["name"], "good");
     assert!(json[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+}
+
+#[tokio::test]
+async fn a_review_meeting_a_policy_that_never_loaded_follows_its_failure_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "policyDir: {dir}\npolicies:\n  - name: gate\n    path: gate.wasm\n  - name: advisory\n    path: advisory.wasm\n    failurePolicy: Ignore\n",
+        dir = dir.path().display()
+    );
+    let config_path = dir.path().join("landed.yaml");
+    let config = Config::from_yaml(&yaml, &config_path).unwrap();
+    let host = PolicyHost::from_config(&config, Some(&config_path), None, None)
+        .await
+        .unwrap();
+    let image = "registry.example.com/team/app:1.0";
+    let resolver = TableResolver::new().with(image, Verdict::landed(DIGEST));
+    let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), host.store());
+    let body = pod_review(image);
+    let request = decode(body.as_bytes()).unwrap();
+    let response = pipeline.review(&request, Endpoint::Validate).await;
+    assert!(
+        !response.allowed,
+        "a required rule that is not running denies"
+    );
+    let message = &response.result.message;
+    assert!(message.contains("policy gate is not loaded"), "{message}");
+    assert!(message.contains("gate.wasm"), "{message}");
+    assert!(message.contains("failurePolicy: Fail"), "{message}");
+    let warnings = response.warnings.unwrap_or_default().join("\n");
+    assert!(
+        warnings.contains("policy advisory is not loaded"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("failurePolicy: Ignore"), "{warnings}");
+    let metrics = landed::metrics::global().encode();
+    assert!(
+        metrics.contains(r#"landed_policy_failures_total{policy="gate",reason="not_loaded"} 1"#),
+        "{metrics}"
+    );
+
+    // Once the file is there, the next poll loads it and reviews pass.
+    write_atomically(
+        &dir.path().join("gate.wasm"),
+        &wat_policy_saying("gate up", None, ""),
+    );
+    assert_eq!(host.poll().await, 1);
+    let response = pipeline.review(&request, Endpoint::Validate).await;
+    assert!(response.allowed, "{}", response.result.message);
+}
+
+/// Fails until `ready` is set, then serves `bytes`.
+struct Flaky {
+    ready: AtomicBool,
+    fetches: AtomicUsize,
+    bytes: Vec<u8>,
+}
+
+impl FetchPolicy for Flaky {
+    fn fetch<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let answer = if self.ready.load(Ordering::SeqCst) {
+            Ok(self.bytes.clone())
+        } else {
+            Err("registry unavailable (503)".to_owned())
+        };
+        Box::pin(std::future::ready(answer))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_oci_policy_that_failed_at_start_is_fetched_again_until_it_loads() {
+    let flaky = Arc::new(Flaky {
+        ready: AtomicBool::new(false),
+        fetches: AtomicUsize::new(0),
+        bytes: wat_policy_saying("remote", None, ""),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let loader = PolicyLoader::new(engine(), dir.path().to_owned()).with_fetcher(flaky.clone());
+    let mut remote = entry("remote", Path::new("unused"));
+    (remote.path, remote.oci) = (None, Some("registry.example/policies/remote:1".into()));
+    let host = PolicyHost::load(loader, vec![remote]).await;
+    let store = host.store();
+    assert!(!store.all_loaded());
+    assert_eq!(flaky.fetches.load(Ordering::SeqCst), 1);
+
+    // Polls before the retry interval do not hammer the registry.
+    host.poll().await;
+    assert_eq!(flaky.fetches.load(Ordering::SeqCst), 1);
+    tokio::time::advance(OCI_RETRY_INTERVAL).await;
+    host.poll().await;
+    assert_eq!(
+        flaky.fetches.load(Ordering::SeqCst),
+        2,
+        "retried after the interval"
+    );
+    assert!(store.status()[0].error.clone().unwrap().contains("503"));
+
+    flaky.ready.store(true, Ordering::SeqCst);
+    tokio::time::advance(OCI_RETRY_INTERVAL).await;
+    assert_eq!(host.poll().await, 1);
+    assert!(store.all_loaded());
+    assert_eq!(warnings_of(&store).await, vec!["remote"]);
+    // A loaded tag is not fetched again.
+    tokio::time::advance(OCI_RETRY_INTERVAL * 4).await;
+    host.poll().await;
+    assert_eq!(flaky.fetches.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ pub struct PolicyLabels {
 pub struct PolicyFailureLabels {
     /// The policy's name from the config.
     pub policy: String,
-    /// trap, timeout or invalid_output.
+    /// trap, timeout, invalid_output or not_loaded.
     pub reason: &'static str,
 }
 

@@ -46,6 +46,8 @@ pub enum PolicyFailure {
     Timeout,
     /// The answer broke the contract.
     InvalidOutput,
+    /// No version of the policy has loaded (its `failurePolicy` decided).
+    NotLoaded,
 }
 
 /// A cache outcome, as a label value.
@@ -289,18 +291,24 @@ impl Metrics {
             })
             .observe(elapsed.as_secs_f64());
         if let Some(failure) = failure {
-            let reason = match failure {
-                PolicyFailure::Trap => "trap",
-                PolicyFailure::Timeout => "timeout",
-                PolicyFailure::InvalidOutput => "invalid_output",
-            };
-            self.policy_failures
-                .get_or_create(&PolicyFailureLabels {
-                    policy: policy.to_owned(),
-                    reason,
-                })
-                .inc();
+            self.policy_failure(policy, failure);
         }
+    }
+
+    /// Records a policy that gave no usable answer (without a call, when it is not loaded).
+    pub fn policy_failure(&self, policy: &str, failure: PolicyFailure) {
+        let reason = match failure {
+            PolicyFailure::Trap => "trap",
+            PolicyFailure::Timeout => "timeout",
+            PolicyFailure::InvalidOutput => "invalid_output",
+            PolicyFailure::NotLoaded => "not_loaded",
+        };
+        self.policy_failures
+            .get_or_create(&PolicyFailureLabels {
+                policy: policy.to_owned(),
+                reason,
+            })
+            .inc();
     }
 
     /// Replaces every `landed_image_availability` series with the given ones (value 1).

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::engine::PolicyEngine;
 use super::host::ResolveAccess;
 use super::wasm::{LoadError, WasmPolicy};
-use super::{FailurePolicy, Loaded, RunsOn};
+use super::{FailurePolicy, Loaded, Policy, RunsOn};
 use crate::config::{Config, Mode};
 
 /// Env var naming the directory of built-in policy components.
@@ -301,10 +301,10 @@ impl PolicyLoader {
     }
 }
 
-/// A loaded policy as the pipeline runs it.
-pub fn to_loaded(entry: &PolicyConfig, policy: WasmPolicy) -> Loaded {
+/// `policy` under `entry`'s settings, failure policy, mode and paths, as the pipeline runs it.
+pub fn to_loaded(entry: &PolicyConfig, policy: Box<dyn Policy>) -> Loaded {
     Loaded {
-        policy: Box::new(policy),
+        policy,
         settings: entry.settings.clone(),
         failure_policy: entry.failure_policy.unwrap_or_default(),
         mode: entry.mode,

@@ -24,8 +24,8 @@ pub use loader::{
 };
 pub use oci::OciFetcher;
 pub use prepared::PreparedInput;
-pub use reload::{PolicyHost, RELOAD_INTERVAL};
-pub use store::{PolicyStatus, PolicyStore};
+pub use reload::{PolicyHost, OCI_RETRY_INTERVAL, RELOAD_INTERVAL};
+pub use store::{NotLoaded, PolicyStatus, PolicyStore};
 pub use wasm::{parse_output, LoadError, WasmPolicy};
 
 /// Why a policy gave no usable answer.
@@ -51,6 +51,14 @@ pub enum PolicyError {
         /// The policy's name.
         policy: String,
         /// What is wrong with it.
+        reason: String,
+    },
+    /// The policy is configured but no version of it has loaded.
+    #[error("policy {policy} is not loaded: {reason}")]
+    NotLoaded {
+        /// The policy's name.
+        policy: String,
+        /// The load error.
         reason: String,
     },
 }

@@ -12,11 +12,15 @@ use super::engine::{EngineError, PolicyEngine};
 use super::host::ResolveAccess;
 use super::loader::{self, FetchPolicy, PolicyConfig, PolicyLoader, Source};
 use super::wasm::{LoadError, WasmPolicy};
-use super::{PolicySet, PolicyStatus, PolicyStore};
+use super::{NotLoaded, Policy, PolicySet, PolicyStatus, PolicyStore};
 use crate::config::Config;
 
 /// How often policy files are checked for changes.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long after a failed fetch an `oci:` policy that never loaded is fetched again (a
+/// registry outage at start must not leave its rule failing reviews until a restart).
+pub const OCI_RETRY_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Fingerprint {
@@ -31,6 +35,8 @@ struct Slot {
     digest: Option<String>,
     fingerprint: Option<Fingerprint>,
     error: Option<String>,
+    // When an `oci:` source was last fetched (tokio's clock, so tests can advance it).
+    fetched_at: Option<tokio::time::Instant>,
 }
 
 impl Slot {
@@ -106,6 +112,7 @@ impl PolicyHost {
                 digest: None,
                 fingerprint: None,
                 error: None,
+                fetched_at: None,
             });
         }
         let host = Self {
@@ -187,8 +194,15 @@ impl PolicyHost {
                 return false;
             }
             slot.fingerprint = now;
-        } else if !force {
-            return false;
+        } else {
+            // An `oci:` tag is fetched once; again only while no version of it has loaded.
+            let due = slot
+                .fetched_at
+                .is_none_or(|at| at.elapsed() >= OCI_RETRY_INTERVAL);
+            if !force && (slot.policy.is_some() || !due) {
+                return false;
+            }
+            slot.fetched_at = Some(tokio::time::Instant::now());
         }
         let started = Instant::now();
         let result = match self.loader.fetch(&source).await {
@@ -241,10 +255,15 @@ impl PolicyHost {
     fn publish(&self, slots: &[Slot]) {
         let policies = slots
             .iter()
-            .filter_map(|s| {
-                s.policy
-                    .as_ref()
-                    .map(|p| loader::to_loaded(&s.entry, p.clone()))
+            .map(|s| {
+                let policy: Box<dyn Policy> = match &s.policy {
+                    Some(policy) => Box::new(policy.clone()),
+                    None => Box::new(NotLoaded::new(
+                        s.entry.name.clone(),
+                        s.error.clone().unwrap_or_else(|| "not loaded yet".into()),
+                    )),
+                };
+                loader::to_loaded(&s.entry, policy)
             })
             .collect();
         let status = slots.iter().map(Slot::status).collect();

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::PolicySet;
+use super::{Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet};
 
 /// Load state of one configured policy, shown on `/readyz`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -71,5 +72,43 @@ impl PolicyStore {
     /// True when every configured policy has a working version serving.
     pub fn all_loaded(&self) -> bool {
         self.status.load().iter().all(|s| s.loaded)
+    }
+}
+
+/// Stands in for a configured policy that has never loaded: every call fails with the load
+/// error, so the entry's `failurePolicy` decides the review instead of the rule silently not
+/// running (`Fail` denies, `Ignore` allows with a warning).
+#[derive(Clone, Debug)]
+pub struct NotLoaded {
+    name: String,
+    reason: String,
+}
+
+impl NotLoaded {
+    /// Policy `name`, which failed to load with `reason`.
+    pub fn new(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Policy for NotLoaded {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        _input: &'a PolicyInput,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        crate::metrics::global()
+            .policy_failure(&self.name, crate::metrics::PolicyFailure::NotLoaded);
+        let err = PolicyError::NotLoaded {
+            policy: self.name.clone(),
+            reason: self.reason.clone(),
+        };
+        Box::pin(std::future::ready(Err(err)))
     }
 }

@@ -412,6 +412,7 @@ impl WasmPolicy {
             Err(PolicyError::Timeout { .. }) => Some(PolicyFailure::Timeout),
             Err(PolicyError::Failed { .. }) => Some(PolicyFailure::Trap),
             Err(PolicyError::InvalidOutput { .. }) => Some(PolicyFailure::InvalidOutput),
+            Err(PolicyError::NotLoaded { .. }) => Some(PolicyFailure::NotLoaded),
         };
         crate::metrics::global().policy_call(&name, started.elapsed(), failure);
         result
