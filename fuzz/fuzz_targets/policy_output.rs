@@ -34,6 +34,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(policy, "fuzz");
             assert!(reason.starts_with("reported an error: "), "{reason}");
         }
-        Err(PolicyError::Timeout { .. }) => panic!("parsing never times out"),
+        Err(err @ (PolicyError::Timeout { .. } | PolicyError::NotLoaded { .. })) => {
+            panic!("parsing neither times out nor loads: {err}")
+        }
     }
 });

@@ -169,6 +169,17 @@ async fn a_broken_reload_keeps_the_old_version_and_reports_it() {
     assert!(store.status()[0].error.is_none());
 }
 
+/// The config `policyDir: dir` with `policies` (YAML list items), and its policies loaded.
+async fn host_from(dir: &Path, policies: &str) -> (Arc<Config>, PolicyHost) {
+    let yaml = format!("policyDir: {}\npolicies:\n{policies}", dir.display());
+    let config_path = dir.join("landed.yaml");
+    let config = Config::from_yaml(&yaml, &config_path).unwrap();
+    let host = PolicyHost::from_config(&config, Some(&config_path), None, None)
+        .await
+        .unwrap();
+    (Arc::new(config), host)
+}
+
 /// Each serving policy's name and warnings, or the error it answers with.
 async fn answers_of(store: &PolicyStore) -> Vec<(String, Result<Vec<String>, String>)> {
     let set = store.current();
@@ -187,15 +198,8 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.wasm");
     write_atomically(&good, &wat_policy_saying("good", None, ""));
-    let yaml = format!(
-        "policyDir: {dir}\npolicies:\n  - name: good\n    path: good.wasm\n  - name: missing\n    path: nope.wasm\n  - name: require-landed\n  - name: mystery\n  - name: remote\n    oci: registry.example/policies/x:1\n",
-        dir = dir.path().display()
-    );
-    let config_path = dir.path().join("landed.yaml");
-    let config = Config::from_yaml(&yaml, &config_path).unwrap();
-    let host = PolicyHost::from_config(&config, Some(&config_path), None, None)
-        .await
-        .unwrap();
+    let policies = "  - name: good\n    path: good.wasm\n  - name: missing\n    path: nope.wasm\n  - name: require-landed\n  - name: mystery\n  - name: remote\n    oci: registry.example/policies/x:1\n";
+    let (_, host) = host_from(dir.path(), policies).await;
     let store = host.store();
     let answers = answers_of(&store).await;
     assert_eq!(answers[0], ("good".to_owned(), Ok(vec!["good".to_owned()])));
@@ -230,18 +234,11 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
 #[tokio::test]
 async fn a_review_meeting_a_policy_that_never_loaded_follows_its_failure_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let yaml = format!(
-        "policyDir: {dir}\npolicies:\n  - name: gate\n    path: gate.wasm\n  - name: advisory\n    path: advisory.wasm\n    failurePolicy: Ignore\n",
-        dir = dir.path().display()
-    );
-    let config_path = dir.path().join("landed.yaml");
-    let config = Config::from_yaml(&yaml, &config_path).unwrap();
-    let host = PolicyHost::from_config(&config, Some(&config_path), None, None)
-        .await
-        .unwrap();
+    let policies = "  - name: gate\n    path: gate.wasm\n  - name: advisory\n    path: advisory.wasm\n    failurePolicy: Ignore\n";
+    let (config, host) = host_from(dir.path(), policies).await;
     let image = "registry.example.com/team/app:1.0";
     let resolver = TableResolver::new().with(image, Verdict::landed(DIGEST));
-    let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), host.store());
+    let pipeline = Pipeline::new(config, Arc::new(resolver), host.store());
     let body = pod_review(image);
     let request = decode(body.as_bytes()).unwrap();
     let response = pipeline.review(&request, Endpoint::Validate).await;
