@@ -115,11 +115,17 @@ impl World {
         let client = self.client()?;
         wait_healthy(&mut landed.child, &url, &client, "landed serve")?;
         // Measuring a landed whose policies did not load would measure the wrong thing.
-        let (ready, status) = client.ready(&url)?;
-        if !ready {
-            bail!(
-                "landed serve is not ready (are the policies built? policies/build.sh): {status}"
-            );
+        // Policies load before the socket opens, so only the TLS-up flag may still lag.
+        let started = Instant::now();
+        loop {
+            let (ready, status) = client.ready(&url)?;
+            if ready {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(2) {
+                bail!("landed serve is not ready (are the policies built? policies/build.sh): {status}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         Ok(landed)
     }

@@ -63,6 +63,19 @@ pub enum PolicyError {
     },
 }
 
+impl PolicyError {
+    /// The failure as the metrics count it.
+    pub(crate) fn failure(&self) -> crate::metrics::PolicyFailure {
+        use crate::metrics::PolicyFailure;
+        match self {
+            Self::Timeout { .. } => PolicyFailure::Timeout,
+            Self::Failed { .. } => PolicyFailure::Trap,
+            Self::InvalidOutput { .. } => PolicyFailure::InvalidOutput,
+            Self::NotLoaded { .. } => PolicyFailure::NotLoaded,
+        }
+    }
+}
+
 /// What happens to a review when a policy gives no usable answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub enum FailurePolicy {

@@ -103,12 +103,11 @@ impl Policy for NotLoaded {
         &'a self,
         _input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        crate::metrics::global()
-            .policy_failure(&self.name, crate::metrics::PolicyFailure::NotLoaded);
         let err = PolicyError::NotLoaded {
             policy: self.name.clone(),
             reason: self.reason.clone(),
         };
+        crate::metrics::global().policy_failure(&self.name, err.failure());
         Box::pin(std::future::ready(Err(err)))
     }
 }

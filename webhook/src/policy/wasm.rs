@@ -13,7 +13,6 @@ use super::engine::{EngineError, PolicyEngine};
 use super::host::{self, HostState, ResolveAccess};
 use super::prepared::PreparedInput;
 use super::{ImageInput, Policy, PolicyError, PolicyInput, PolicyOutput};
-use crate::metrics::PolicyFailure;
 use crate::resolve::LookupContext;
 
 /// Why a component cannot serve as a policy.
@@ -407,13 +406,7 @@ impl WasmPolicy {
                 })
             })
         };
-        let failure = match &result {
-            Ok(_) => None,
-            Err(PolicyError::Timeout { .. }) => Some(PolicyFailure::Timeout),
-            Err(PolicyError::Failed { .. }) => Some(PolicyFailure::Trap),
-            Err(PolicyError::InvalidOutput { .. }) => Some(PolicyFailure::InvalidOutput),
-            Err(PolicyError::NotLoaded { .. }) => Some(PolicyFailure::NotLoaded),
-        };
+        let failure = result.as_ref().err().map(PolicyError::failure);
         crate::metrics::global().policy_call(&name, started.elapsed(), failure);
         result
     }
