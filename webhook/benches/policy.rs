@@ -7,8 +7,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use landed::admission::{decode, WorkloadKind};
 use landed::config::{Config, Mode, OnUndetermined};
 use landed::policy::{
-    builtin_file, policy_dir, ContainerType, ImageInput, PolicyContext, PolicyEngine, PolicyInput,
-    PolicyLimits, PreparedInput, RequestInfo, WasmPolicy,
+    builtin_file, policy_dir, ContainerType, ImageInput, ObjectText, PolicyContext, PolicyEngine,
+    PolicyInput, PolicyLimits, PreparedInput, RequestInfo, WasmPolicy,
 };
 use landed::verdict::VerdictClass;
 use std::hint::black_box;
@@ -51,7 +51,7 @@ fn input(mutating: bool) -> PolicyInput {
             name: req.name.clone(),
             user_info: req.user_info.clone(),
             dry_run: false,
-            object,
+            object: ObjectText::from_value(&object),
         },
         images,
         settings: serde_json::Value::Null,

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse};
-use kube::core::DynamicObject;
-use landed::admission::{decode, Endpoint, Pipeline};
+use kube::core::admission::AdmissionResponse;
+use landed::admission::{decode, Endpoint, Pipeline, Request};
 use landed::config::{Config, Mode, NamespaceConfig};
 use landed::image::Reference;
 use landed::policy::{
@@ -29,7 +28,7 @@ const SIDECAR: &str = "registry.example.com/team/sidecar:2.1";
 const MIGRATE: &str = "registry.example.com/team/migrate:1.0";
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
 
-fn request(name: &str) -> AdmissionRequest<DynamicObject> {
+fn request(name: &str) -> Request {
     let path = format!("{}/tests/data/reviews/{name}", env!("CARGO_MANIFEST_DIR"));
     let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     decode(&body).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -122,7 +121,7 @@ fn standard(absent: &[&str]) -> Harness {
 }
 
 impl Harness {
-    async fn review(&self, file: &str) -> (AdmissionRequest<DynamicObject>, AdmissionResponse) {
+    async fn review(&self, file: &str) -> (Request, AdmissionResponse) {
         let req = request(file);
         let resp = self.pipeline.review(&req, Endpoint::Validate).await;
         assert_eq!(resp.uid, req.uid, "response.uid must equal request.uid");

@@ -18,10 +18,7 @@ use landed::verdict::Verdict;
 
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
 
-fn review(
-    name: &str,
-    namespace: &str,
-) -> kube::core::admission::AdmissionRequest<kube::core::DynamicObject> {
+fn review(name: &str, namespace: &str) -> landed::admission::Request {
     let path = format!("{}/tests/data/reviews/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");

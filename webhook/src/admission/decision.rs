@@ -1,11 +1,11 @@
 //! Turning what the steps found into the AdmissionResponse, mode by mode.
 
 use json_patch::{Patch, PatchOperation};
-use kube::core::admission::{AdmissionRequest, AdmissionResponse};
-use kube::core::DynamicObject;
+use kube::core::admission::AdmissionResponse;
 use tracing::{debug, info, warn};
 
 use super::pipeline::Endpoint;
+use super::review::Request;
 use crate::config::Mode;
 use crate::policy::ImageInput;
 
@@ -61,11 +61,7 @@ impl Outcome {
     }
 
     /// The response for `req` on `endpoint`.
-    pub fn respond(
-        &self,
-        req: &AdmissionRequest<DynamicObject>,
-        endpoint: Endpoint,
-    ) -> AdmissionResponse {
+    pub fn respond(&self, req: &Request, endpoint: Endpoint) -> AdmissionResponse {
         let mut response = AdmissionResponse::from(req);
         let evaluation = match self {
             Self::Skipped(_) => return response,

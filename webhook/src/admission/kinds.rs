@@ -113,7 +113,7 @@ impl WorkloadKind {
 
     /// Decodes the part of `object` that leads to its pod spec and returns the spec with
     /// the path leading to it.
-    pub fn pod_spec(self, object: &serde_json::Value) -> Result<FoundSpec, DecodeError> {
+    pub fn pod_spec(self, object: &(impl ObjectJson + ?Sized)) -> Result<FoundSpec, DecodeError> {
         const TEMPLATE: &str = "spec.template.spec";
         let templated = |kind| -> Result<_, DecodeError> {
             Ok(decode::<Spec<Template>>(kind, object)?
@@ -165,12 +165,30 @@ struct JobTemplate {
     job_template: Option<Spec<Template>>,
 }
 
+/// An object's JSON, as a review carries it (text) or as the audit lists it (a value).
+pub trait ObjectJson {
+    /// Decodes `T` from it, skipping what `T` does not name.
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error>;
+}
+
+impl ObjectJson for serde_json::Value {
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        // From the borrowed Value: no copy of the whole object.
+        T::deserialize(self)
+    }
+}
+
+impl ObjectJson for serde_json::value::RawValue {
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.get())
+    }
+}
+
 fn decode<T: DeserializeOwned>(
     kind: WorkloadKind,
-    object: &serde_json::Value,
+    object: &(impl ObjectJson + ?Sized),
 ) -> Result<T, DecodeError> {
-    // Deserializing from a borrowed Value avoids copying the whole object.
-    T::deserialize(object).map_err(|source| DecodeError {
+    object.decode().map_err(|source| DecodeError {
         kind: kind.kind(),
         source,
     })

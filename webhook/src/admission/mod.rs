@@ -4,10 +4,12 @@
 mod decision;
 pub mod extract;
 pub mod kinds;
+mod object;
 mod pipeline;
 pub mod review;
 
 pub use decision::{Denial, Evaluation, Outcome, WOULD_DENY_ANNOTATION};
 pub use kinds::WorkloadKind;
+pub use object::ReviewObject;
 pub use pipeline::{Endpoint, Pipeline};
-pub use review::{decode, ReviewError};
+pub use review::{decode, Request, ReviewError};

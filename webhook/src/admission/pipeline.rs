@@ -5,19 +5,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
-use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionResponse, Operation};
+use kube::core::Resource;
 use tracing::{info_span, Instrument};
 
 use super::decision::{Denial, Evaluation, Outcome};
 use super::extract::{self, FoundImage};
 use super::kinds::WorkloadKind;
+use super::object::ReviewObject;
+use super::review::Request;
 use crate::audit::EventRecorder;
 use crate::config::{Config, Mode, OnUndetermined};
 use crate::image::Reference;
 use crate::metrics::ReviewRecord;
 use crate::policy::{
-    FailurePolicy, ImageInput, PolicyContext, PolicyInput, PolicyStore, PreparedInput, RequestInfo,
+    FailurePolicy, ImageInput, ObjectText, PolicyContext, PolicyInput, PolicyStore, PreparedInput,
+    RequestInfo,
 };
 use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
@@ -94,11 +97,7 @@ impl Pipeline {
     }
 
     /// Reviews one request; the response's uid is always the request's.
-    pub async fn review(
-        &self,
-        req: &AdmissionRequest<DynamicObject>,
-        endpoint: Endpoint,
-    ) -> AdmissionResponse {
+    pub async fn review(&self, req: &Request, endpoint: Endpoint) -> AdmissionResponse {
         let started = Instant::now();
         let span = info_span!(
             "review",
@@ -130,11 +129,7 @@ impl Pipeline {
     }
 
     /// What the steps find for a request, before it becomes a response (no log, no metric).
-    pub async fn evaluate(
-        &self,
-        req: &AdmissionRequest<DynamicObject>,
-        endpoint: Endpoint,
-    ) -> Outcome {
+    pub async fn evaluate(&self, req: &Request, endpoint: Endpoint) -> Outcome {
         if !matches!(req.operation, Operation::Create | Operation::Update) {
             return Outcome::Skipped("operation not reviewed");
         }
@@ -155,11 +150,7 @@ impl Pipeline {
         if let Some(reason) = self.breakglass(object) {
             return Outcome::Breakglass(reason);
         }
-        let object = match serde_json::to_value(object) {
-            Ok(value) => value,
-            Err(err) => return Outcome::decode_failure(mode, err.to_string()),
-        };
-        let found = match kind.pod_spec(&object) {
+        let found = match kind.pod_spec(object.json()) {
             Ok(found) => found,
             Err(err) => return Outcome::decode_failure(mode, err.to_string()),
         };
@@ -185,15 +176,15 @@ impl Pipeline {
                 mutating: endpoint == Endpoint::Mutate,
             },
         };
-        Outcome::Evaluated(self.run_policies(input, mode, on_undetermined).await)
+        Outcome::Evaluated(self.run_policies(input, ctx, mode, on_undetermined).await)
     }
 
-    fn breakglass(&self, object: &DynamicObject) -> Option<String> {
+    fn breakglass(&self, object: &ReviewObject) -> Option<String> {
         if !self.config.breakglass.enabled {
             return None;
         }
         let reason = object
-            .metadata
+            .meta()
             .annotations
             .as_ref()?
             .get(&self.config.breakglass.annotation)?
@@ -201,16 +192,11 @@ impl Pipeline {
         (!reason.is_empty()).then(|| reason.to_owned())
     }
 
-    fn old_images(
-        &self,
-        kind: WorkloadKind,
-        req: &AdmissionRequest<DynamicObject>,
-    ) -> Vec<FoundImage> {
+    fn old_images(&self, kind: WorkloadKind, req: &Request) -> Vec<FoundImage> {
         // An old object that does not decode hides nothing: every image is checked then.
         req.old_object
             .as_ref()
-            .and_then(|old| serde_json::to_value(old).ok())
-            .and_then(|old| kind.pod_spec(&old).ok())
+            .and_then(|old| kind.pod_spec(old.json()).ok())
             .and_then(|found| Some(extract::images(found.prefix, found.spec.as_ref()?)))
             .unwrap_or_default()
     }
@@ -271,6 +257,7 @@ impl Pipeline {
     async fn run_policies(
         &self,
         mut input: PolicyInput,
+        ctx: LookupContext,
         mode: Mode,
         _: OnUndetermined,
     ) -> Evaluation {
@@ -285,7 +272,7 @@ impl Pipeline {
         // Encoded once for every policy (and not at all when none runs here); if it cannot
         // be, each policy reports that itself.
         let prepared = match applicable().next() {
-            Some(_) => PreparedInput::new(&input).ok(),
+            Some(_) => PreparedInput::with_lookup(&input, ctx).ok(),
             None => None,
         };
         for loaded in applicable() {
@@ -338,11 +325,7 @@ impl Pipeline {
 /// How long past the review deadline a resolver may take before the pipeline stops waiting.
 const DEADLINE_GUARD: Duration = Duration::from_millis(50);
 
-fn request_info(
-    req: &AdmissionRequest<DynamicObject>,
-    kind: WorkloadKind,
-    object: serde_json::Value,
-) -> RequestInfo {
+fn request_info(req: &Request, kind: WorkloadKind, object: &ReviewObject) -> RequestInfo {
     RequestInfo {
         uid: req.uid.clone(),
         group: kind.group().to_owned(),
@@ -359,6 +342,6 @@ fn request_info(
         name: req.name.clone(),
         user_info: req.user_info.clone(),
         dry_run: req.dry_run,
-        object,
+        object: ObjectText::new(object.json().to_owned()),
     }
 }

@@ -1,7 +1,14 @@
 //! Decoding the AdmissionReview envelope: only `admission.k8s.io/v1` is accepted.
 
-use kube::core::admission::{AdmissionRequest, AdmissionReview};
-use kube::core::DynamicObject;
+use kube::core::admission::AdmissionRequest;
+use kube::core::TypeMeta;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::object::ReviewObject;
+
+/// An admission request as landed reviews it: objects kept as the JSON text they came in.
+pub type Request = AdmissionRequest<ReviewObject>;
 
 /// The only review version landed speaks.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
@@ -27,17 +34,33 @@ pub enum ReviewError {
     NoRequest,
 }
 
+/// The envelope, read with `request` left as text: kube's `AdmissionReview` flattens its
+/// type fields, which makes serde buffer the whole review as a generic tree first.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    api_version: String,
+    kind: String,
+    #[serde(borrow, default)]
+    request: Option<&'a RawValue>,
+}
+
 /// Decodes a request body into the admission request it carries.
-pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, ReviewError> {
-    let review: AdmissionReview<DynamicObject> =
-        serde_json::from_slice(body).map_err(ReviewError::Malformed)?;
-    if review.types.api_version != API_VERSION || review.types.kind != KIND {
+pub fn decode(body: &[u8]) -> Result<Request, ReviewError> {
+    let review: Envelope<'_> = serde_json::from_slice(body).map_err(ReviewError::Malformed)?;
+    if review.api_version != API_VERSION || review.kind != KIND {
         return Err(ReviewError::Unsupported {
-            api_version: review.types.api_version,
-            kind: review.types.kind,
+            api_version: review.api_version,
+            kind: review.kind,
         });
     }
-    review.try_into().map_err(|_| ReviewError::NoRequest)
+    let raw = review.request.ok_or(ReviewError::NoRequest)?;
+    let mut request: Request = serde_json::from_str(raw.get()).map_err(ReviewError::Malformed)?;
+    request.types = TypeMeta {
+        api_version: review.api_version,
+        kind: review.kind,
+    };
+    Ok(request)
 }
 
 #[cfg(test)]

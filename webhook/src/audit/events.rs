@@ -6,12 +6,11 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::PostParams;
-use kube::core::admission::AdmissionRequest;
-use kube::core::DynamicObject;
+use kube::core::Resource;
 use kube::Api;
 use tokio::sync::OnceCell;
 
-use crate::admission::{Endpoint, Outcome};
+use crate::admission::{Endpoint, Outcome, Request};
 use crate::config::Mode;
 
 /// The Event's `reason`.
@@ -39,12 +38,7 @@ impl EventRecorder {
     }
 
     /// After a review: one Event on the object when audit mode let a denial through.
-    pub fn after_review(
-        self: &Arc<Self>,
-        req: &AdmissionRequest<DynamicObject>,
-        endpoint: Endpoint,
-        outcome: &Outcome,
-    ) {
+    pub fn after_review(self: &Arc<Self>, req: &Request, endpoint: Endpoint, outcome: &Outcome) {
         let Outcome::Evaluated(evaluation) = outcome else {
             return;
         };
@@ -75,7 +69,7 @@ impl EventRecorder {
     }
 }
 
-fn event(req: &AdmissionRequest<DynamicObject>, namespace: &str, message: String) -> Event {
+fn event(req: &Request, namespace: &str, message: String) -> Event {
     let api_version = if req.kind.group.is_empty() {
         req.kind.version.clone()
     } else {
@@ -84,7 +78,7 @@ fn event(req: &AdmissionRequest<DynamicObject>, namespace: &str, message: String
     let name = if req.name.is_empty() {
         req.object
             .as_ref()
-            .and_then(|o| o.metadata.generate_name.clone())
+            .and_then(|o| o.meta().generate_name.clone())
             .unwrap_or_default()
     } else {
         req.name.clone()
@@ -101,7 +95,7 @@ fn event(req: &AdmissionRequest<DynamicObject>, namespace: &str, message: String
             kind: Some(req.kind.kind.clone()),
             name: Some(name),
             namespace: Some(namespace.to_owned()),
-            uid: req.object.as_ref().and_then(|o| o.metadata.uid.clone()),
+            uid: req.object.as_ref().and_then(|o| o.meta().uid.clone()),
             ..ObjectReference::default()
         },
         reason: Some(REASON.to_owned()),

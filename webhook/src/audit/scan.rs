@@ -7,13 +7,11 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::PodSpec;
-use kube::core::admission::AdmissionRequest;
-use kube::core::DynamicObject;
 use serde::Serialize;
 
 use super::inventory::Workload;
 use super::AuditError;
-use crate::admission::{self, extract, Endpoint, Outcome, Pipeline};
+use crate::admission::{self, extract, Endpoint, Outcome, Pipeline, Request};
 use crate::config::Mode;
 use crate::image::Reference;
 use crate::resolve::{LookupContext, Resolve};
@@ -228,7 +226,7 @@ pub async fn scan(
 }
 
 /// A CREATE review of the workload as it is, as the API server would send it (dry run).
-fn request_for(w: &Workload) -> Result<AdmissionRequest<DynamicObject>, AuditError> {
+fn request_for(w: &Workload) -> Result<Request, AuditError> {
     let api_version = w.object["apiVersion"].as_str().unwrap_or("v1");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let review = serde_json::json!({

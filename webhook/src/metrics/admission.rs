@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, Operation};
-use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionResponse, Operation};
 
 use super::{kind_label, Metrics, ReviewLabels};
-use crate::admission::{Endpoint, Outcome};
+use crate::admission::{Endpoint, Outcome, Request};
 use crate::config::Mode;
 
 /// The `operation` label value.
@@ -30,7 +29,7 @@ pub fn registry_of(normalized: Option<&str>) -> &str {
 /// One review's outcome as seen by the metrics.
 pub struct ReviewRecord<'a> {
     /// The request.
-    pub request: &'a AdmissionRequest<DynamicObject>,
+    pub request: &'a Request,
     /// The namespace's mode.
     pub mode: Mode,
     /// Which webhook path.

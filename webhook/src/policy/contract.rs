@@ -2,6 +2,7 @@
 
 use k8s_openapi::api::authentication::v1::UserInfo;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::config::{Mode, OnUndetermined};
 use crate::verdict::VerdictClass;
@@ -46,7 +47,41 @@ pub struct RequestInfo {
     /// Whether this is a dry run.
     pub dry_run: bool,
     /// The object as sent.
-    pub object: serde_json::Value,
+    pub object: ObjectText,
+}
+
+/// An object's JSON text, handed to policies as the API server sent it (not re-encoded).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ObjectText(Box<RawValue>);
+
+impl ObjectText {
+    /// The text of an object as it came.
+    pub fn new(json: Box<RawValue>) -> Self {
+        Self(json)
+    }
+
+    /// The text of `value` encoded.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        // Encoding a Value cannot fail (its map keys are strings); the default is `null`.
+        Self(serde_json::value::to_raw_value(value).unwrap_or_default())
+    }
+
+    /// The object as a JSON value, for code that walks it (not on the review path).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or_default()
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for ObjectText {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
 }
 
 /// Which list of the pod spec a container is in.

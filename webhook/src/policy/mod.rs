@@ -14,7 +14,7 @@ mod wasm;
 use futures::future::BoxFuture;
 
 pub use contract::{
-    ContainerType, ImageInput, PolicyContext, PolicyInput, PolicyOutput, RequestInfo,
+    ContainerType, ImageInput, ObjectText, PolicyContext, PolicyInput, PolicyOutput, RequestInfo,
 };
 pub use engine::{EngineError, PolicyEngine, PolicyLimits, EPOCH_TICK};
 pub use host::{ResolveAccess, HOST_INTERFACE};

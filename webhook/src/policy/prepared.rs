@@ -32,8 +32,17 @@ struct Tail<'a> {
 }
 
 impl PreparedInput {
-    /// Encodes `input` (all but its settings) once.
+    /// Encodes `input` (all but its settings) once; `resolve-image` looks up with the
+    /// namespace and the pull secrets and service account of the object's pod spec.
     pub fn new(input: &PolicyInput) -> Result<Self, serde_json::Error> {
+        Self::with_lookup(input, lookup_context(input))
+    }
+
+    /// Encodes `input` once; `resolve-image` looks up as `lookup` (the review's own).
+    pub fn with_lookup(
+        input: &PolicyInput,
+        lookup: LookupContext,
+    ) -> Result<Self, serde_json::Error> {
         let mut head = serde_json::to_string(&Head {
             request: &input.request,
             images: &input.images,
@@ -47,7 +56,7 @@ impl PreparedInput {
             head,
             tail,
             images: input.images.clone().into(),
-            lookup: Arc::new(lookup_context(input)),
+            lookup: Arc::new(lookup),
         })
     }
 
@@ -76,9 +85,11 @@ impl PreparedInput {
 }
 
 /// Who is asking, for `resolve-image` lookups: the namespace and the pod spec's pull
-/// secrets and service account, read from the object as sent.
+/// secrets and service account, read from the object as sent (outside the review path,
+/// which hands its own).
 fn lookup_context(input: &PolicyInput) -> LookupContext {
-    let spec = &input.request.object["spec"];
+    let object = input.request.object.to_value();
+    let spec = &object["spec"];
     let pod_spec = if spec["template"]["spec"].is_object() {
         &spec["template"]["spec"]
     } else {
@@ -102,7 +113,7 @@ fn lookup_context(input: &PolicyInput) -> LookupContext {
 mod tests {
     use super::*;
     use crate::config::{Mode, OnUndetermined};
-    use crate::policy::ContainerType;
+    use crate::policy::{ContainerType, ObjectText};
     use crate::verdict::VerdictClass;
 
     fn input(settings: serde_json::Value) -> PolicyInput {
@@ -117,10 +128,10 @@ mod tests {
                 name: "web".into(),
                 user_info: Default::default(),
                 dry_run: true,
-                object: serde_json::json!({"spec": {"template": {"spec": {
+                object: ObjectText::from_value(&serde_json::json!({"spec": {"template": {"spec": {
                     "serviceAccountName": "builder",
                     "imagePullSecrets": [{"name": "regcred"}],
-                    "containers": [{"name": "app", "image": "app:1"}]}}}}),
+                    "containers": [{"name": "app", "image": "app:1"}]}}}})),
             },
             images: vec![ImageInput {
                 path: "spec.template.spec.containers[0].image".into(),

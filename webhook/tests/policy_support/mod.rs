@@ -58,7 +58,9 @@ pub fn input(images: Vec<ImageInput>, mutating: bool) -> PolicyInput {
             name: "web".into(),
             user_info: Default::default(),
             dry_run: false,
-            object: serde_json::json!({"spec": {"containers": []}}),
+            object: landed::policy::ObjectText::from_value(
+                &serde_json::json!({"spec": {"containers": []}}),
+            ),
         },
         images,
         settings: serde_json::Value::Null,

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use crate::config::{Mode, OnUndetermined};
 use crate::image::Reference;
-use crate::policy::{ContainerType, ImageInput, PolicyContext, PolicyInput, RequestInfo};
+use crate::policy::{
+    ContainerType, ImageInput, ObjectText, PolicyContext, PolicyInput, RequestInfo,
+};
 use crate::verdict::VerdictClass;
 
 /// How to fill what an AdmissionReview does not say.
@@ -94,7 +96,7 @@ fn from_review(request: &Value, options: &InputOptions) -> anyhow::Result<Policy
             name: text(&request["name"]),
             user_info: serde_json::from_value(request["userInfo"].clone()).unwrap_or_default(),
             dry_run: request["dryRun"].as_bool().unwrap_or(false),
-            object,
+            object: ObjectText::from_value(&object),
         },
         settings: Value::Null,
         context: PolicyContext {
