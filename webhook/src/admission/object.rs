@@ -26,7 +26,7 @@ impl ReviewObject {
     }
 
     /// Parses `json` (an object with optional `metadata`) the way a review decodes it.
-    pub fn from_json(json: Box<RawValue>) -> Result<Self, serde_json::Error> {
+    fn from_json(json: Box<RawValue>) -> Result<Self, serde_json::Error> {
         let head: Head = serde_json::from_str(json.get())?;
         let meta = head.metadata;
         Ok(Self {

@@ -67,20 +67,15 @@ impl ObjectText {
         Self(serde_json::value::to_raw_value(value).unwrap_or_default())
     }
 
-    /// The object as a JSON value, for code that walks it (not on the review path).
-    pub fn to_value(&self) -> serde_json::Value {
-        serde_json::from_str(self.0.get()).unwrap_or_default()
-    }
-
     /// The JSON text.
-    pub fn get(&self) -> &str {
-        self.0.get()
+    pub fn json(&self) -> &RawValue {
+        &self.0
     }
 }
 
 impl PartialEq for ObjectText {
     fn eq(&self, other: &Self) -> bool {
-        self.get() == other.get()
+        self.0.get() == other.0.get()
     }
 }
 

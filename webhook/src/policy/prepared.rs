@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use kube::core::GroupVersionKind;
+
 use super::{ImageInput, PolicyContext, PolicyInput, RequestInfo};
+use crate::admission::WorkloadKind;
 use crate::resolve::LookupContext;
 
 /// [`PolicyInput`] as JSON with the settings left out, plus what `resolve-image` answers
@@ -84,28 +87,20 @@ impl PreparedInput {
     }
 }
 
-/// Who is asking, for `resolve-image` lookups: the namespace and the pod spec's pull
-/// secrets and service account, read from the object as sent (outside the review path,
-/// which hands its own).
+/// Who is asking, for `resolve-image` lookups, outside the review path (which hands its
+/// own): found the way the pipeline finds it, from the pod spec of the object as sent.
 fn lookup_context(input: &PolicyInput) -> LookupContext {
-    let object = input.request.object.to_value();
-    let spec = &object["spec"];
-    let pod_spec = if spec["template"]["spec"].is_object() {
-        &spec["template"]["spec"]
-    } else {
-        spec
-    };
-    LookupContext {
-        namespace: input.request.namespace.clone(),
-        pull_secrets: pod_spec["imagePullSecrets"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s["name"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        service_account: pod_spec["serviceAccountName"].as_str().map(str::to_owned),
+    let request = &input.request;
+    let gvk = GroupVersionKind::gvk(&request.group, "", &request.kind);
+    let spec = WorkloadKind::from_gvk(&gvk)
+        .and_then(|kind| kind.pod_spec(request.object.json()).ok())
+        .and_then(|found| found.spec);
+    match spec {
+        Some(spec) => LookupContext::for_pod(request.namespace.clone(), &spec),
+        None => LookupContext {
+            namespace: request.namespace.clone(),
+            ..LookupContext::default()
+        },
     }
 }
 
