@@ -57,9 +57,10 @@ impl Report {
         if let Some((options, warm)) = &self.warm {
             let _ = writeln!(
                 out,
-                "Warm: Pod with 3 images ({}), policies require-landed + no-latest-tag, TLS, wrk -t{} -c{}, \
-                 {} × {} s per server, alternating",
+                "Warm: Pod with 3 images ({}), policies require-landed + no-latest-tag (input: {}), TLS, \
+                 wrk -t{} -c{}, {} × {} s per server, alternating",
                 warm.images.join(", "),
+                options.policy_input.unwrap_or("images, their default"),
                 options.load.threads,
                 options.load.connections,
                 options.rounds,

@@ -14,7 +14,18 @@ use crate::wrk::{self, Load, Measured};
 /// Two built-ins that both run on `/validate`: the defaults are `require-landed` and
 /// `pin-digest`, but `pin-digest` runs on `/mutate` only, and the comparison is of a review
 /// through two policies.
-pub const WARM_POLICIES: &str = "policies:\n  - name: require-landed\n  - name: no-latest-tag\n";
+pub const WARM_POLICIES: [&str; 2] = ["require-landed", "no-latest-tag"];
+
+/// The `policies:` section of the warm phase, each entry with `input: <input>` when given.
+pub fn warm_policies(input: Option<&str>) -> String {
+    WARM_POLICIES
+        .iter()
+        .map(|name| match input {
+            Some(input) => format!("  - {{name: {name}, input: {input}}}\n"),
+            None => format!("  - name: {name}\n"),
+        })
+        .fold("policies:\n".to_owned(), |yaml, entry| yaml + &entry)
+}
 
 /// How the warm comparison runs.
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +36,8 @@ pub struct WarmOptions {
     pub warmup: Duration,
     /// Measured rounds per server, alternating floor and landed.
     pub rounds: u32,
+    /// `input:` of both policies (`None`: the built-ins' own, `images`).
+    pub policy_input: Option<&'static str>,
 }
 
 /// One server's figures.
@@ -67,7 +80,7 @@ pub fn run(world: &World, options: WarmOptions) -> Result<WarmResult> {
                 .by_tag())
         })
         .collect::<Result<_>>()?;
-    let landed = world.start_landed(WARM_POLICIES)?;
+    let landed = world.start_landed(&warm_policies(options.policy_input))?;
     let floor = world.start_floor()?;
     // Let both settle after start (lazy statics, runtime threads) before reading idle memory.
     std::thread::sleep(Duration::from_secs(1));

@@ -61,6 +61,7 @@ fn entry(name: &str, path: &Path) -> PolicyConfig {
         mode: None,
         failure_policy: None,
         runs_on: None,
+        input: None,
     }
 }
 

@@ -51,6 +51,19 @@ struct Args {
     /// Distinct tags held in the memory phase (default 100000; smoke 300).
     #[arg(long)]
     entries: Option<usize>,
+    /// `input:` of the warm phase's policies (default: the built-ins' own, `images`, whose
+    /// answers are reused for identical input; `full`: every review calls both policies).
+    #[arg(long, value_enum)]
+    policy_input: Option<PolicyInput>,
+}
+
+/// What the warm phase's policies are handed.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PolicyInput {
+    /// The whole request: no answer reused.
+    Full,
+    /// Images, settings and context: answers reused for identical input.
+    Images,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +123,10 @@ fn run(args: &Args) -> anyhow::Result<Report> {
                     },
                     warmup: Duration::from_secs(args.warmup.unwrap_or(pick(args.smoke, 5, 1))),
                     rounds: args.rounds.unwrap_or(pick(args.smoke, 2, 1)),
+                    policy_input: args.policy_input.map(|input| match input {
+                        PolicyInput::Full => "full",
+                        PolicyInput::Images => "images",
+                    }),
                 };
                 report.warm = Some((options, warm::run(&world, options)?));
             }

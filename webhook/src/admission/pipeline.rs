@@ -19,8 +19,8 @@ use crate::config::{Config, Mode, OnUndetermined};
 use crate::image::Reference;
 use crate::metrics::ReviewRecord;
 use crate::policy::{
-    FailurePolicy, ImageInput, ObjectText, PolicyContext, PolicyInput, PolicyStore, PreparedInput,
-    RequestInfo,
+    FailurePolicy, ImageInput, InputScope, ObjectText, PolicyContext, PolicyInput, PolicyStore,
+    PreparedInput, RequestInfo,
 };
 use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
@@ -269,10 +269,13 @@ impl Pipeline {
                 .iter()
                 .filter(move |p| p.runs_on.includes(mutating))
         };
-        // Encoded once for every policy (and not at all when none runs here); if it cannot
-        // be, each policy reports that itself.
+        // Encoded once for every policy (and not at all when none runs here; the object only
+        // when a policy reads it); if it cannot be, each policy reports that itself.
         let prepared = match applicable().next() {
-            Some(_) => PreparedInput::with_lookup(&input, ctx).ok(),
+            Some(_) => {
+                let full = applicable().any(|p| p.policy.input_scope() == InputScope::Full);
+                PreparedInput::for_scopes(&input, ctx, full).ok()
+            }
             None => None,
         };
         for loaded in applicable() {

@@ -77,6 +77,7 @@ pub struct Metrics {
     cache: Family<CacheLabels, Counter>,
     policy_duration: Histograms<PolicyLabels>,
     policy_failures: Family<PolicyFailureLabels, Counter>,
+    policy_reused: Family<PolicyLabels, Counter>,
     availability: Family<AvailabilityLabels, Gauge>,
     scans: Family<ScanLabels, Counter>,
 }
@@ -111,6 +112,7 @@ impl Metrics {
             cache: Family::default(),
             policy_duration: Family::new_with_constructor(latency),
             policy_failures: Family::default(),
+            policy_reused: Family::default(),
             availability: Family::default(),
             scans: Family::default(),
         };
@@ -172,6 +174,11 @@ impl Metrics {
             "policy_failures",
             "Policy calls without a usable answer, by policy and reason",
             m.policy_failures.clone(),
+        );
+        r.register(
+            "policy_answers_reused",
+            "Reviews answered with a policy's earlier answer to identical input, by policy",
+            m.policy_reused.clone(),
         );
         r.register(
             "image_availability",
@@ -293,6 +300,15 @@ impl Metrics {
         if let Some(failure) = failure {
             self.policy_failure(policy, failure);
         }
+    }
+
+    /// Records a policy answer reused for identical input (no call made).
+    pub fn policy_answer_reused(&self, policy: &str) {
+        self.policy_reused
+            .get_or_create(&PolicyLabels {
+                policy: policy.to_owned(),
+            })
+            .inc();
     }
 
     /// Records a policy that gave no usable answer (without a call, when it is not loaded).

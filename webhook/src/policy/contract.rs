@@ -50,6 +50,46 @@ pub struct RequestInfo {
     pub object: ObjectText,
 }
 
+/// How much of the review a policy is handed (`input:` of its `policies:` entry).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InputScope {
+    /// The whole request: uid, name, userInfo and the object as sent.
+    #[default]
+    Full,
+    /// The images, settings and context, and of the request only its group, kind,
+    /// subResource, operation, namespace and dryRun. A policy that imports nothing answers
+    /// identical input identically, so its answers are reused (see `policy::reuse`).
+    Images,
+}
+
+/// The request as an [`InputScope::Images`] policy sees it: nothing that names one object.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RequestSummary<'a> {
+    group: &'a str,
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_resource: Option<&'a str>,
+    operation: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    dry_run: bool,
+}
+
+impl<'a> From<&'a RequestInfo> for RequestSummary<'a> {
+    fn from(r: &'a RequestInfo) -> Self {
+        Self {
+            group: &r.group,
+            kind: &r.kind,
+            sub_resource: r.sub_resource.as_deref(),
+            operation: &r.operation,
+            namespace: r.namespace.as_deref(),
+            dry_run: r.dry_run,
+        }
+    }
+}
+
 /// An object's JSON text, handed to policies as the API server sent it (not re-encoded).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::engine::PolicyEngine;
 use super::host::ResolveAccess;
 use super::wasm::{LoadError, WasmPolicy};
-use super::{FailurePolicy, Loaded, Policy, RunsOn};
+use super::{FailurePolicy, InputScope, Loaded, Policy, RunsOn};
 use crate::config::{Config, Mode};
 
 /// Env var naming the directory of built-in policy components.
@@ -66,6 +66,10 @@ pub struct PolicyConfig {
     /// answer is used; other policies: both).
     #[serde(default)]
     pub runs_on: Option<RunsOn>,
+    /// What of the review it is handed: `full` or `images` (built-ins: `images`; other
+    /// policies: `full`).
+    #[serde(default)]
+    pub input: Option<InputScope>,
 }
 
 impl PolicyConfig {
@@ -79,6 +83,7 @@ impl PolicyConfig {
             mode: None,
             failure_policy: Some(failure_policy),
             runs_on: None,
+            input: None,
         }
     }
 
@@ -89,6 +94,17 @@ impl PolicyConfig {
             _ => None,
         };
         self.runs_on.or(builtin).unwrap_or_default()
+    }
+
+    /// What of the review this entry is handed: `input`, else `images` for a built-in
+    /// (none reads the object), else the whole request.
+    pub fn input_scope(&self) -> InputScope {
+        let builtin = matches!((&self.path, &self.oci), (None, None))
+            && BUILTINS.contains(&self.name.as_str());
+        self.input.unwrap_or(match builtin {
+            true => InputScope::Images,
+            false => InputScope::Full,
+        })
     }
 }
 
@@ -289,12 +305,14 @@ impl PolicyLoader {
         let name = entry.name.clone();
         let settings = entry.settings.clone();
         let resolve = self.resolve.clone();
+        let scope = entry.input_scope();
         tokio::task::spawn_blocking(move || {
             let policy = WasmPolicy::load(&engine, &name, &bytes, &settings)?;
-            Ok(match resolve {
+            let policy = match resolve {
                 Some(access) => policy.with_resolver(access),
                 None => policy,
-            })
+            };
+            Ok(policy.with_input_scope(scope))
         })
         .await
         .map_err(|e| LoadError::Contract(format!("compile task failed: {e}")))?

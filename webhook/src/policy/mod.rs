@@ -6,15 +6,18 @@ mod engine;
 mod host;
 mod loader;
 mod oci;
+mod output;
 mod prepared;
 mod reload;
+mod reuse;
 mod store;
 mod wasm;
 
 use futures::future::BoxFuture;
 
 pub use contract::{
-    ContainerType, ImageInput, ObjectText, PolicyContext, PolicyInput, PolicyOutput, RequestInfo,
+    ContainerType, ImageInput, InputScope, ObjectText, PolicyContext, PolicyInput, PolicyOutput,
+    RequestInfo,
 };
 pub use engine::{EngineError, PolicyEngine, PolicyLimits, EPOCH_TICK};
 pub use host::{ResolveAccess, HOST_INTERFACE};
@@ -23,10 +26,12 @@ pub use loader::{
     PolicyLoader, Source, BUILTINS, DEV_POLICY_DIR, POLICY_DIR_ENV, SYSTEM_POLICY_DIR,
 };
 pub use oci::OciFetcher;
+pub use output::parse_output;
 pub use prepared::PreparedInput;
 pub use reload::{PolicyHost, OCI_RETRY_INTERVAL, RELOAD_INTERVAL};
+pub use reuse::ANSWER_BYTES;
 pub use store::{NotLoaded, PolicyStatus, PolicyStore};
-pub use wasm::{parse_output, LoadError, WasmPolicy};
+pub use wasm::{LoadError, WasmPolicy};
 
 /// Why a policy gave no usable answer.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +95,11 @@ pub enum FailurePolicy {
 pub trait Policy: Send + Sync {
     /// The policy's name, as in config and messages.
     fn name(&self) -> &str;
+
+    /// How much of the review the policy reads (policies that do not read JSON: all of it).
+    fn input_scope(&self) -> InputScope {
+        InputScope::Full
+    }
     /// Evaluates one review.
     fn evaluate<'a>(
         &'a self,

@@ -7,26 +7,24 @@ use serde::Serialize;
 
 use kube::core::GroupVersionKind;
 
-use super::{ImageInput, PolicyContext, PolicyInput, RequestInfo};
+use super::contract::RequestSummary;
+use super::{ImageInput, InputScope, PolicyContext, PolicyInput};
 use crate::admission::WorkloadKind;
 use crate::resolve::LookupContext;
 
-/// [`PolicyInput`] as JSON with the settings left out, plus what `resolve-image` answers
-/// from (the review's images and who is asking).
+/// [`PolicyInput`] as JSON with the settings left out, in each [`InputScope`] a policy of the
+/// review reads, plus what `resolve-image` answers from (the review's images and who is
+/// asking).
 #[derive(Clone, Debug)]
 pub struct PreparedInput {
-    /// `{"request":…,"images":[…]` — everything before the settings.
-    head: String,
-    /// `,"context":{…}}` — everything after them.
+    /// `{"request":…,"images":[…]` with the whole request; `None` when no policy reads it.
+    full: Option<String>,
+    /// The same with the request summarised ([`InputScope::Images`]).
+    summary: String,
+    /// `,"context":{…}}` — everything after the settings.
     tail: String,
     images: Arc<[ImageInput]>,
     lookup: Arc<LookupContext>,
-}
-
-#[derive(Serialize)]
-struct Head<'a> {
-    request: &'a RequestInfo,
-    images: &'a [ImageInput],
 }
 
 #[derive(Serialize)]
@@ -46,17 +44,31 @@ impl PreparedInput {
         input: &PolicyInput,
         lookup: LookupContext,
     ) -> Result<Self, serde_json::Error> {
-        let mut head = serde_json::to_string(&Head {
-            request: &input.request,
-            images: &input.images,
-        })?;
-        head.pop(); // the closing brace; settings and context follow
+        Self::for_scopes(input, lookup, true)
+    }
+
+    /// Encodes `input` once, the whole request only when `full` (some policy reads it).
+    pub fn for_scopes(
+        input: &PolicyInput,
+        lookup: LookupContext,
+        full: bool,
+    ) -> Result<Self, serde_json::Error> {
+        let images = serde_json::to_string(&input.images)?;
+        let head = |request: String| format!("{{\"request\":{request},\"images\":{images}");
+        let full = match full {
+            true => Some(head(serde_json::to_string(&input.request)?)),
+            false => None,
+        };
+        let summary = head(serde_json::to_string(&RequestSummary::from(
+            &input.request,
+        ))?);
         let mut tail = serde_json::to_string(&Tail {
             context: &input.context,
         })?;
         tail.replace_range(..1, ","); // the opening brace becomes a separator
         Ok(Self {
-            head,
+            full,
+            summary,
             tail,
             images: input.images.clone().into(),
             lookup: Arc::new(lookup),
@@ -64,12 +76,43 @@ impl PreparedInput {
     }
 
     /// The input JSON with `settings`, byte for byte what encoding the whole
-    /// [`PolicyInput`] gives.
+    /// [`PolicyInput`] gives (encoding it again if it was prepared without the request).
     pub fn json(&self, settings: &serde_json::Value) -> Result<String, serde_json::Error> {
+        match &self.full {
+            Some(head) => self.splice(head, settings),
+            None => Err(serde::ser::Error::custom(
+                "the review's input was prepared without its request",
+            )),
+        }
+    }
+
+    /// The input JSON a policy reading `scope` gets with `settings`; `None` when that scope
+    /// was not prepared.
+    pub fn json_in(
+        &self,
+        scope: InputScope,
+        settings: &serde_json::Value,
+    ) -> Option<Result<String, serde_json::Error>> {
+        let head = match scope {
+            InputScope::Full => self.full.as_ref()?,
+            InputScope::Images => &self.summary,
+        };
+        Some(self.splice(head, settings))
+    }
+
+    /// Whether the input in `scope` was prepared.
+    pub fn has(&self, scope: InputScope) -> bool {
+        scope == InputScope::Images || self.full.is_some()
+    }
+
+    fn splice(
+        &self,
+        head: &str,
+        settings: &serde_json::Value,
+    ) -> Result<String, serde_json::Error> {
         let settings = serde_json::to_string(settings)?;
-        let mut json =
-            String::with_capacity(self.head.len() + settings.len() + self.tail.len() + 12);
-        json.push_str(&self.head);
+        let mut json = String::with_capacity(head.len() + settings.len() + self.tail.len() + 12);
+        json.push_str(head);
         json.push_str(",\"settings\":");
         json.push_str(&settings);
         json.push_str(&self.tail);
@@ -108,7 +151,7 @@ fn lookup_context(input: &PolicyInput) -> LookupContext {
 mod tests {
     use super::*;
     use crate::config::{Mode, OnUndetermined};
-    use crate::policy::{ContainerType, ObjectText};
+    use crate::policy::{ContainerType, ObjectText, RequestInfo};
     use crate::verdict::VerdictClass;
 
     fn input(settings: serde_json::Value) -> PolicyInput {
@@ -158,6 +201,34 @@ mod tests {
             let whole = serde_json::to_string(&input(settings.clone())).expect("encodes");
             assert_eq!(prepared.json(&settings).expect("encodes"), whole);
         }
+    }
+
+    #[test]
+    fn the_images_scope_names_no_object_and_no_user() {
+        let settings = serde_json::json!({"tags": ["latest"]});
+        let whole = serde_json::to_value(input(settings.clone())).expect("encodes");
+        let prepared =
+            PreparedInput::for_scopes(&input(serde_json::Value::Null), Default::default(), false)
+                .expect("encodes");
+        let json = prepared
+            .json_in(InputScope::Images, &settings)
+            .expect("prepared")
+            .expect("encodes");
+        let seen: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(
+            seen["request"],
+            serde_json::json!({"group": "apps", "kind": "Deployment", "operation": "CREATE",
+                "namespace": "shop", "dryRun": true})
+        );
+        for key in ["images", "settings", "context"] {
+            assert_eq!(seen[key], whole[key], "{key}");
+        }
+        assert!(
+            !json.contains("regcred") && !json.contains("u\\\"1"),
+            "{json}"
+        );
+        assert!(prepared.json_in(InputScope::Full, &settings).is_none());
+        assert!(prepared.json(&settings).is_err());
     }
 
     #[test]

@@ -91,6 +91,7 @@ fn defaults_are_require_landed_and_pin_digest() {
         mode: None,
         failure_policy: None,
         runs_on: None,
+        input: None,
     };
     let src = |e: PolicyConfig| {
         loader
@@ -139,4 +140,36 @@ fn built_ins_run_where_their_answer_is_used_and_others_on_both_paths() {
     assert!(RunsOn::Validate.includes(false) && !RunsOn::Validate.includes(true));
     let bad = serde_saphyr::from_str::<PolicyConfig>("{name: x, runsOn: sometimes}");
     assert!(bad.is_err(), "an unknown runsOn is refused");
+}
+
+#[test]
+fn built_ins_read_images_and_others_the_whole_request() {
+    let scope = |yaml: &str| -> InputScope {
+        serde_saphyr::from_str::<PolicyConfig>(yaml)
+            .unwrap_or_else(|e| panic!("{yaml}: {e}"))
+            .input_scope()
+    };
+    for name in BUILTINS {
+        assert_eq!(
+            scope(&format!("name: {name}")),
+            InputScope::Images,
+            "{name}"
+        );
+    }
+    // A policy of the user's own, even under a built-in's name, reads everything unless told.
+    assert_eq!(
+        scope("{name: require-landed, path: mine.wasm}"),
+        InputScope::Full
+    );
+    assert_eq!(scope("{name: mine, oci: r.example/p:1}"), InputScope::Full);
+    assert_eq!(
+        scope("{name: mine, path: m.wasm, input: images}"),
+        InputScope::Images
+    );
+    assert_eq!(
+        scope("{name: require-landed, input: full}"),
+        InputScope::Full
+    );
+    let bad = serde_saphyr::from_str::<PolicyConfig>("{name: x, path: m.wasm, input: object}");
+    assert!(bad.is_err(), "an unknown input scope is refused");
 }

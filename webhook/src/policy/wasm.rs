@@ -5,14 +5,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
-use serde::Deserialize;
 use wasmtime::component::{ComponentExportIndex, InstancePre, TypedFunc};
 use wasmtime::{Store, Trap};
 
 use super::engine::{EngineError, PolicyEngine};
 use super::host::{self, HostState, ResolveAccess};
+use super::output::parse_output;
 use super::prepared::PreparedInput;
-use super::{ImageInput, Policy, PolicyError, PolicyInput, PolicyOutput};
+use super::reuse::Answers;
+use super::{ImageInput, InputScope, Policy, PolicyError, PolicyInput, PolicyOutput};
 use crate::resolve::LookupContext;
 
 /// Why a component cannot serve as a policy.
@@ -68,6 +69,11 @@ struct Compiled {
     validate: ComponentExportIndex,
     validate_settings: Option<ComponentExportIndex>,
     resolve: Option<ResolveAccess>,
+    /// The component imports nothing: its answer depends on its input alone.
+    imports_nothing: bool,
+    scope: InputScope,
+    /// Answers kept for identical input (an import-free policy reading `images` only).
+    answers: Option<Answers>,
 }
 
 /// A WebAssembly policy, ready to evaluate. Cheap to share; each call is isolated.
@@ -114,6 +120,7 @@ impl WasmPolicy {
                     signature: VALIDATE_SIG,
                 })?;
         let validate_settings = component.get_export_index(None, "validate-settings");
+        let imports_nothing = component.component_type().imports(engine.wasmtime()).len() == 0;
         Ok(Self {
             inner: Arc::new(Compiled {
                 name: name.to_owned(),
@@ -122,6 +129,9 @@ impl WasmPolicy {
                 validate,
                 validate_settings,
                 resolve: None,
+                imports_nothing,
+                scope: InputScope::Full,
+                answers: None,
             }),
         })
     }
@@ -142,7 +152,23 @@ impl WasmPolicy {
 
     /// The same policy answering `resolve-image` through `access`.
     pub fn with_resolver(self, access: ResolveAccess) -> Self {
+        self.rebuilt(Some(access), self.inner.scope)
+    }
+
+    /// The same policy handed the review in `scope`; with [`InputScope::Images`] and no
+    /// imports its answers are reused for identical input (see `policy::reuse`).
+    pub fn with_input_scope(self, scope: InputScope) -> Self {
+        self.rebuilt(self.inner.resolve.clone(), scope)
+    }
+
+    /// Whether answers are reused for identical input.
+    pub fn reuses_answers(&self) -> bool {
+        self.inner.answers.is_some()
+    }
+
+    fn rebuilt(&self, resolve: Option<ResolveAccess>, scope: InputScope) -> Self {
         let c = &self.inner;
+        let reuse = scope == InputScope::Images && c.imports_nothing;
         Self {
             inner: Arc::new(Compiled {
                 name: c.name.clone(),
@@ -150,7 +176,10 @@ impl WasmPolicy {
                 pre: c.pre.clone(),
                 validate: c.validate,
                 validate_settings: c.validate_settings,
-                resolve: Some(access),
+                resolve,
+                imports_nothing: c.imports_nothing,
+                scope,
+                answers: reuse.then(Answers::new),
             }),
         }
     }
@@ -226,9 +255,21 @@ impl WasmPolicy {
         prepared: &PreparedInput,
         settings: &serde_json::Value,
     ) -> Result<PolicyOutput, PolicyError> {
-        let json = prepared.json(settings).map_err(|e| self.unencodable(e))?;
+        let json = self.input_json(prepared, settings)?;
         let (lookup, images) = (prepared.lookup().clone(), prepared.images().clone());
         self.evaluate_shared(&json, lookup, images, false)
+    }
+
+    /// The input this policy reads, from the review's shared encoding.
+    fn input_json(
+        &self,
+        prepared: &PreparedInput,
+        settings: &serde_json::Value,
+    ) -> Result<String, PolicyError> {
+        prepared
+            .json_in(self.inner.scope, settings)
+            .unwrap_or_else(|| prepared.json(settings))
+            .map_err(|e| self.unencodable(e))
     }
 
     /// Evaluates an input already encoded as JSON.
@@ -312,42 +353,13 @@ impl WasmPolicy {
     }
 }
 
-/// Checks a policy's answer against the contract.
-pub fn parse_output(
-    policy: &str,
-    json: &str,
-    max_bytes: usize,
-) -> Result<PolicyOutput, PolicyError> {
-    let invalid = |reason: String| PolicyError::InvalidOutput {
-        policy: policy.to_owned(),
-        reason,
-    };
-    if json.len() > max_bytes {
-        return Err(invalid(format!(
-            "output is {} bytes, over the limit of {max_bytes}",
-            json.len()
-        )));
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| invalid(format!("output is not JSON: {e}")))?;
-    if value.get("allowed").is_none() {
-        if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
-            return Err(PolicyError::Failed {
-                policy: policy.to_owned(),
-                reason: format!("reported an error: {error}"),
-            });
-        }
-    }
-    PolicyOutput::deserialize(&value).map_err(|e| {
-        invalid(format!(
-            "expected {{\"allowed\": bool, \"message\"?, \"warnings\"?, \"patch\"?}}: {e}"
-        ))
-    })
-}
-
 impl Policy for WasmPolicy {
     fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    fn input_scope(&self) -> InputScope {
+        self.inner.scope
     }
 
     fn evaluate<'a>(
@@ -362,9 +374,16 @@ impl Policy for WasmPolicy {
         &'a self,
         prepared: &'a PreparedInput,
         settings: &'a serde_json::Value,
-        _: &'a PolicyInput,
+        input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        Box::pin(self.call(prepared, settings))
+        Box::pin(async move {
+            if !prepared.has(self.inner.scope) {
+                // Prepared without the scope this policy reads: encode the input for it.
+                let own = PreparedInput::new(input).map_err(|e| self.unencodable(e))?;
+                return self.call(&own, settings).await;
+            }
+            self.call(prepared, settings).await
+        })
     }
 }
 
@@ -376,12 +395,20 @@ impl WasmPolicy {
     /// wake-ups than the call itself. The policy deadline bounds how long a runaway guest can
     /// hold the worker; the other workers keep serving. Elsewhere (a current-thread runtime)
     /// it runs on the blocking pool, since `resolve-image` blocks on the runtime.
+    ///
+    /// A policy that reuses answers is not called for an input it has answered.
     async fn call(
         &self,
         prepared: &PreparedInput,
         settings: &serde_json::Value,
     ) -> Result<PolicyOutput, PolicyError> {
-        let json = prepared.json(settings).map_err(|e| self.unencodable(e))?;
+        let json = self.input_json(prepared, settings)?;
+        let answers = self.inner.answers.as_ref();
+        if let Some(output) = answers.and_then(|a| a.get(&json)) {
+            crate::metrics::global().policy_answer_reused(&self.inner.name);
+            tracing::debug!(policy = %self.inner.name, "policy answer reused");
+            return Ok(output);
+        }
         let (lookup, images) = (prepared.lookup().clone(), prepared.images().clone());
         let name = self.inner.name.clone();
         let started = Instant::now();
@@ -394,7 +421,7 @@ impl WasmPolicy {
             tokio::task::consume_budget().await;
             result
         } else {
-            let policy = self.clone();
+            let (policy, json) = (self.clone(), json.clone());
             tokio::task::spawn_blocking(move || {
                 policy.evaluate_shared(&json, lookup, images, false)
             })
@@ -408,6 +435,9 @@ impl WasmPolicy {
         };
         let failure = result.as_ref().err().map(PolicyError::failure);
         crate::metrics::global().policy_call(&name, started.elapsed(), failure);
+        if let (Some(answers), Ok(output)) = (answers, &result) {
+            answers.keep(&json, output);
+        }
         result
     }
 }

@@ -162,3 +162,64 @@ pub const WAT_CONTAINS: &str = r#"(func $contains (param $p i32) (param $n i32) 
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $outer)))
       (i32.const 0))"#;
+
+/// The image the resolving WAT policy asks the host about.
+pub const ASKED: &str = "registry.example/base/runtime:3";
+
+/// A WAT policy importing `resolve-image`: allows unless `resolve-image(ASKED)` answers `"verdict":"absent"`.
+pub fn resolving_policy() -> Vec<u8> {
+    let hex = |s: &str| s.bytes().map(|b| format!("\\{b:02x}")).collect::<String>();
+    let allow = r#"{"allowed":true}"#;
+    let deny = r#"{"allowed":false,"message":"base image absent"}"#;
+    let pattern = r#""verdict":"absent""#;
+    let text = format!(
+        r#"(component
+  (import "landed:policy/host@0.1.0" (instance $h
+    (export "resolve-image" (func (param "reference" string) (result string)))))
+  (alias export $h "resolve-image" (func $resolve_image))
+  (core module $mem
+    (memory (export "memory") 1)
+    (global $heap (mut i32) (i32.const 4096))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $ret i32) (local $end i32)
+      (local.set $ret (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+                               (i32.sub (i32.const 0) (local.get 2))))
+      (local.set $end (i32.add (local.get $ret) (local.get 3)))
+      (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
+        (then (drop (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end) (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1))))))
+      (global.set $heap (local.get $end))
+      (local.get $ret)))
+  (core instance $mi (instantiate $mem))
+  (core func $resolve (canon lower (func $resolve_image)
+    (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
+  (core module $m
+    (import "mem" "memory" (memory 1))
+    (import "host" "resolve-image" (func $resolve (param i32 i32 i32)))
+    (data (i32.const 128) "{allow}")
+    (data (i32.const 256) "{deny}")
+    (data (i32.const 512) "{pattern}")
+    (data (i32.const 768) "{asked}")
+    {contains}
+    (func (export "validate") (param i32 i32) (result i32)
+      (call $resolve (i32.const 768) (i32.const {asked_len}) (i32.const 32))
+      (if (call $contains (i32.load (i32.const 32)) (i32.load (i32.const 36)) (i32.const 512) (i32.const {pattern_len}))
+        (then (i32.store (i32.const 64) (i32.const 256)) (i32.store (i32.const 68) (i32.const {deny_len})))
+        (else (i32.store (i32.const 64) (i32.const 128)) (i32.store (i32.const 68) (i32.const {allow_len}))))
+      (i32.const 64)))
+  (core instance $i (instantiate $m
+    (with "mem" (instance $mi))
+    (with "host" (instance (export "resolve-image" (func $resolve))))))
+  (func (export "validate") (param "input" string) (result string)
+    (canon lift (core func $i "validate") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc")))))"#,
+        contains = WAT_CONTAINS,
+        allow = hex(allow),
+        deny = hex(deny),
+        pattern = hex(pattern),
+        asked = hex(ASKED),
+        asked_len = ASKED.len(),
+        pattern_len = pattern.len(),
+        deny_len = deny.len(),
+        allow_len = allow.len(),
+    );
+    wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}"))
+}
