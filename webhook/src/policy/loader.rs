@@ -89,19 +89,19 @@ impl PolicyConfig {
 
     /// The paths this entry runs on: `runsOn`, else a built-in's own, else both.
     pub fn runs_on(&self) -> RunsOn {
-        let builtin = match (&self.path, &self.oci) {
-            (None, None) => builtin_runs_on(&self.name),
-            _ => None,
-        };
-        self.runs_on.or(builtin).unwrap_or_default()
+        let builtin = self.is_builtin().then(|| builtin_runs_on(&self.name));
+        self.runs_on.or(builtin.flatten()).unwrap_or_default()
+    }
+
+    /// Whether this entry is a built-in (a built-in's name and no source of its own).
+    fn is_builtin(&self) -> bool {
+        matches!((&self.path, &self.oci), (None, None)) && BUILTINS.contains(&self.name.as_str())
     }
 
     /// What of the review this entry is handed: `input`, else `images` for a built-in
     /// (none reads the object), else the whole request.
     pub fn input_scope(&self) -> InputScope {
-        let builtin = matches!((&self.path, &self.oci), (None, None))
-            && BUILTINS.contains(&self.name.as_str());
-        self.input.unwrap_or(match builtin {
+        self.input.unwrap_or(match self.is_builtin() {
             true => InputScope::Images,
             false => InputScope::Full,
         })

@@ -29,7 +29,6 @@ pub use oci::OciFetcher;
 pub use output::parse_output;
 pub use prepared::PreparedInput;
 pub use reload::{PolicyHost, OCI_RETRY_INTERVAL, RELOAD_INTERVAL};
-pub use reuse::ANSWER_BYTES;
 pub use store::{NotLoaded, PolicyStatus, PolicyStore};
 pub use wasm::{LoadError, WasmPolicy};
 

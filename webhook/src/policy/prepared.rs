@@ -76,28 +76,25 @@ impl PreparedInput {
     }
 
     /// The input JSON with `settings`, byte for byte what encoding the whole
-    /// [`PolicyInput`] gives (encoding it again if it was prepared without the request).
+    /// [`PolicyInput`] gives; an error if it was prepared without the request.
     pub fn json(&self, settings: &serde_json::Value) -> Result<String, serde_json::Error> {
-        match &self.full {
-            Some(head) => self.splice(head, settings),
-            None => Err(serde::ser::Error::custom(
-                "the review's input was prepared without its request",
-            )),
-        }
+        self.json_in(InputScope::Full, settings)
     }
 
-    /// The input JSON a policy reading `scope` gets with `settings`; `None` when that scope
-    /// was not prepared.
+    /// The input JSON a policy reading `scope` gets with `settings`; an error when that scope
+    /// was not prepared (see [`PreparedInput::has`]).
     pub fn json_in(
         &self,
         scope: InputScope,
         settings: &serde_json::Value,
-    ) -> Option<Result<String, serde_json::Error>> {
+    ) -> Result<String, serde_json::Error> {
         let head = match scope {
-            InputScope::Full => self.full.as_ref()?,
+            InputScope::Full => self.full.as_deref().ok_or_else(|| {
+                serde::ser::Error::custom("the review's input was prepared without its request")
+            })?,
             InputScope::Images => &self.summary,
         };
-        Some(self.splice(head, settings))
+        self.splice(head, settings)
     }
 
     /// Whether the input in `scope` was prepared.
@@ -212,7 +209,6 @@ mod tests {
                 .expect("encodes");
         let json = prepared
             .json_in(InputScope::Images, &settings)
-            .expect("prepared")
             .expect("encodes");
         let seen: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
         assert_eq!(
@@ -227,7 +223,8 @@ mod tests {
             !json.contains("regcred") && !json.contains("u\\\"1"),
             "{json}"
         );
-        assert!(prepared.json_in(InputScope::Full, &settings).is_none());
+        assert!(!prepared.has(InputScope::Full));
+        assert!(prepared.json_in(InputScope::Full, &settings).is_err());
         assert!(prepared.json(&settings).is_err());
     }
 

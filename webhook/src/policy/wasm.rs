@@ -268,7 +268,6 @@ impl WasmPolicy {
     ) -> Result<String, PolicyError> {
         prepared
             .json_in(self.inner.scope, settings)
-            .unwrap_or_else(|| prepared.json(settings))
             .map_err(|e| self.unencodable(e))
     }
 

@@ -108,15 +108,7 @@ pub fn wat_policy_saying(warning: &str, validate_body: Option<&str>, extra: &str
     (data (i32.const 128) "{allow}")
     (data (i32.const 256) "{deny}")
     (data (i32.const 512) "{pattern}")
-    (func $realloc (export "realloc") (param i32 i32 i32 i32) (result i32)
-      (local $ret i32) (local $end i32)
-      (local.set $ret (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
-                               (i32.sub (i32.const 0) (local.get 2))))
-      (local.set $end (i32.add (local.get $ret) (local.get 3)))
-      (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
-        (then (drop (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end) (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1))))))
-      (global.set $heap (local.get $end))
-      (local.get $ret))
+    {realloc}
     (func $answer (param $p i32) (param $n i32) (result i32)
       (i32.store (i32.const 64) (local.get $p))
       (i32.store (i32.const 68) (local.get $n))
@@ -136,12 +128,25 @@ pub fn wat_policy_saying(warning: &str, validate_body: Option<&str>, extra: &str
     (canon lift (core func $i "validate-settings") (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
 )"#,
         contains = WAT_CONTAINS,
+        realloc = WAT_REALLOC,
         allow = wat_data(&allow),
         deny = wat_data(deny),
         pattern = wat_data(pattern),
     );
     wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}\n{text}"))
 }
+
+/// A core-wasm bump allocator `$realloc` (exported as `realloc`) over the global `$heap`,
+/// growing memory as needed. Shared by the WAT test policies.
+pub const WAT_REALLOC: &str = r#"(func $realloc (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $ret i32) (local $end i32)
+      (local.set $ret (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+                               (i32.sub (i32.const 0) (local.get 2))))
+      (local.set $end (i32.add (local.get $ret) (local.get 3)))
+      (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
+        (then (drop (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end) (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1))))))
+      (global.set $heap (local.get $end))
+      (local.get $ret))"#;
 
 /// A core-wasm function `$contains(p, n, pat, m) -> i32`: whether bytes [p, p+n) contain the
 /// m bytes at pat. Shared by the WAT test policies that inspect their JSON input.
@@ -168,7 +173,6 @@ pub const ASKED: &str = "registry.example/base/runtime:3";
 
 /// A WAT policy importing `resolve-image`: allows unless `resolve-image(ASKED)` answers `"verdict":"absent"`.
 pub fn resolving_policy() -> Vec<u8> {
-    let hex = |s: &str| s.bytes().map(|b| format!("\\{b:02x}")).collect::<String>();
     let allow = r#"{"allowed":true}"#;
     let deny = r#"{"allowed":false,"message":"base image absent"}"#;
     let pattern = r#""verdict":"absent""#;
@@ -180,15 +184,7 @@ pub fn resolving_policy() -> Vec<u8> {
   (core module $mem
     (memory (export "memory") 1)
     (global $heap (mut i32) (i32.const 4096))
-    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
-      (local $ret i32) (local $end i32)
-      (local.set $ret (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
-                               (i32.sub (i32.const 0) (local.get 2))))
-      (local.set $end (i32.add (local.get $ret) (local.get 3)))
-      (if (i32.gt_u (local.get $end) (i32.mul (memory.size) (i32.const 65536)))
-        (then (drop (memory.grow (i32.add (i32.shr_u (i32.sub (local.get $end) (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1))))))
-      (global.set $heap (local.get $end))
-      (local.get $ret)))
+    {realloc})
   (core instance $mi (instantiate $mem))
   (core func $resolve (canon lower (func $resolve_image)
     (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
@@ -212,10 +208,11 @@ pub fn resolving_policy() -> Vec<u8> {
   (func (export "validate") (param "input" string) (result string)
     (canon lift (core func $i "validate") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc")))))"#,
         contains = WAT_CONTAINS,
-        allow = hex(allow),
-        deny = hex(deny),
-        pattern = hex(pattern),
-        asked = hex(ASKED),
+        realloc = WAT_REALLOC,
+        allow = wat_data(allow),
+        deny = wat_data(deny),
+        pattern = wat_data(pattern),
+        asked = wat_data(ASKED),
         asked_len = ASKED.len(),
         pattern_len = pattern.len(),
         deny_len = deny.len(),
