@@ -28,11 +28,11 @@ fn reused(policy: &str) -> u64 {
         .map_or(0, |n| n.trim().parse().unwrap())
 }
 
-/// `review` as the pipeline prepares it when no policy reads the whole request.
+/// `review` as the pipeline hands it to its policies.
 async fn evaluate(policy: &WasmPolicy, review: &PolicyInput) -> landed::policy::PolicyOutput {
-    let prepared = PreparedInput::for_scopes(review, LookupContext::default(), false).unwrap();
+    let prepared = PreparedInput::with_lookup(review, LookupContext::default());
     policy
-        .evaluate_prepared(&prepared, &review.settings, review)
+        .evaluate_prepared(&prepared, &review.settings)
         .await
         .unwrap()
 }
@@ -94,18 +94,22 @@ async fn the_images_scope_hands_no_object() {
         .unwrap()
         .with_input_scope(InputScope::Full);
     assert!(!full.reuses_answers(), "full input is never reused");
-    let prepared = PreparedInput::for_scopes(&review, LookupContext::default(), true).unwrap();
-    let out = full.evaluate_prepared(&prepared, &review.settings, &review);
     assert!(
-        !out.await.unwrap().allowed,
+        !evaluate(&full, &review).await.allowed,
         "with the object it sees the text"
     );
-    // Prepared without the request (as the pipeline does when no policy needs it), a
-    // full-input policy still gets it whole.
-    assert!(!evaluate(&full, &review).await.allowed);
-
-    let images = full.with_input_scope(InputScope::Images);
+    let images = full.clone().with_input_scope(InputScope::Images);
     assert!(evaluate(&images, &review).await.allowed);
+    // One review's input shared by both, as the pipeline shares it: each sees its own scope.
+    let prepared = PreparedInput::with_lookup(&review, LookupContext::default());
+    let shared =
+        [&images, &full, &images].map(|p| p.evaluate_prepared(&prepared, &review.settings));
+    let answers: Vec<bool> = futures::future::join_all(shared)
+        .await
+        .into_iter()
+        .map(|out| out.unwrap().allowed)
+        .collect();
+    assert_eq!(answers, [true, false, true]);
 }
 
 /// Answers `landed` until switched to `absent`.

@@ -19,8 +19,8 @@ use crate::config::{Config, Mode, OnUndetermined};
 use crate::image::Reference;
 use crate::metrics::ReviewRecord;
 use crate::policy::{
-    FailurePolicy, ImageInput, InputScope, ObjectText, PolicyContext, PolicyInput, PolicyStore,
-    PreparedInput, RequestInfo,
+    FailurePolicy, ImageInput, ObjectText, PolicyContext, PolicyInput, PolicyStore, PreparedInput,
+    RequestInfo,
 };
 use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
@@ -256,7 +256,7 @@ impl Pipeline {
 
     async fn run_policies(
         &self,
-        mut input: PolicyInput,
+        input: PolicyInput,
         ctx: LookupContext,
         mode: Mode,
         _: OnUndetermined,
@@ -264,33 +264,17 @@ impl Pipeline {
         let set = self.policies.current();
         let mut evaluation = Evaluation::default();
         let mutating = input.context.mutating;
-        let applicable = || {
-            set.policies
-                .iter()
-                .filter(move |p| p.runs_on.includes(mutating))
-        };
-        // Encoded once for every policy (and not at all when none runs here; the object only
-        // when a policy reads it); if it cannot be, each policy reports that itself.
-        let prepared = match applicable().next() {
-            Some(_) => {
-                let full = applicable().any(|p| p.policy.input_scope() == InputScope::Full);
-                PreparedInput::for_scopes(&input, ctx, full).ok()
-            }
-            None => None,
-        };
-        for loaded in applicable() {
+        // Shared by every policy of the review; each part is encoded when a policy that is
+        // called first needs it, so a review whose answers are all reused encodes nothing.
+        let prepared = PreparedInput::with_lookup(&input, ctx);
+        let applicable = set.policies.iter().filter(|p| p.runs_on.includes(mutating));
+        for loaded in applicable {
             let name = loaded.policy.name();
             let mode = loaded.mode.unwrap_or(mode);
-            input.settings = loaded.settings.clone();
-            let answer = match &prepared {
-                Some(prepared) => {
-                    loaded
-                        .policy
-                        .evaluate_prepared(prepared, &loaded.settings, &input)
-                        .await
-                }
-                None => loaded.policy.evaluate(&input).await,
-            };
+            let answer = loaded
+                .policy
+                .evaluate_prepared(&prepared, &loaded.settings)
+                .await;
             match answer {
                 Ok(output) => {
                     evaluation.warnings.extend(output.warnings);
@@ -320,6 +304,7 @@ impl Pipeline {
                 },
             }
         }
+        drop(prepared);
         evaluation.images = input.images;
         evaluation
     }

@@ -64,7 +64,7 @@ pub enum InputScope {
 }
 
 /// The request as an [`InputScope::Images`] policy sees it: nothing that names one object.
-#[derive(Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RequestSummary<'a> {
     group: &'a str,
@@ -86,6 +86,45 @@ impl<'a> From<&'a RequestInfo> for RequestSummary<'a> {
             operation: &r.operation,
             namespace: r.namespace.as_deref(),
             dry_run: r.dry_run,
+        }
+    }
+}
+
+impl RequestSummary<'_> {
+    /// The summary copied, to be kept past the review.
+    pub(crate) fn kept(&self) -> KeptSummary {
+        KeptSummary {
+            group: self.group.into(),
+            kind: self.kind.into(),
+            sub_resource: self.sub_resource.map(Into::into),
+            operation: self.operation.into(),
+            namespace: self.namespace.map(Into::into),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+/// A [`RequestSummary`] kept past its review (as the key of a reused answer).
+#[derive(Debug)]
+pub(crate) struct KeptSummary {
+    group: Box<str>,
+    kind: Box<str>,
+    sub_resource: Option<Box<str>>,
+    operation: Box<str>,
+    namespace: Option<Box<str>>,
+    dry_run: bool,
+}
+
+impl KeptSummary {
+    /// The summary it keeps.
+    pub(crate) fn view(&self) -> RequestSummary<'_> {
+        RequestSummary {
+            group: &self.group,
+            kind: &self.kind,
+            sub_resource: self.sub_resource.as_deref(),
+            operation: &self.operation,
+            namespace: self.namespace.as_deref(),
+            dry_run: self.dry_run,
         }
     }
 }
@@ -132,7 +171,7 @@ pub enum ContainerType {
 }
 
 /// One image with where it was found and what the registry said.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageInput {
     /// JSON path of the image field, e.g. `spec.template.spec.initContainers[0].image`.
@@ -159,7 +198,7 @@ pub struct ImageInput {
 }
 
 /// How the host will use the answer.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyContext {
     /// The effective mode for this namespace.

@@ -105,17 +105,17 @@ pub trait Policy: Send + Sync {
         input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>>;
 
-    /// Evaluates one review whose input every policy of the review shares, encoded once
-    /// ([`PreparedInput`]), with this policy's `settings`. Policies that do not read JSON
-    /// keep the default, [`Policy::evaluate`] on `input` (whose settings are this policy's).
+    /// Evaluates one review whose input every policy of the review shares ([`PreparedInput`],
+    /// each part encoded at most once), with this policy's `settings`. Policies that do not
+    /// read JSON keep the default: [`Policy::evaluate`] on a copy of the input with `settings`.
     fn evaluate_prepared<'a>(
         &'a self,
-        prepared: &'a PreparedInput,
+        prepared: &'a PreparedInput<'_>,
         settings: &'a serde_json::Value,
-        input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let _ = (prepared, settings);
-        self.evaluate(input)
+        let mut input = prepared.input().clone();
+        input.settings = settings.clone();
+        Box::pin(async move { self.evaluate(&input).await })
     }
 }
 

@@ -1,130 +1,146 @@
-//! A review's policy input encoded once and shared by every policy of the review: only the
-//! settings differ between policies, so they are spliced into the shared JSON per call.
+//! A review's policy input shared by every policy of the review and encoded at most once:
+//! each part is encoded when a policy that is called first needs it (an answer reused for
+//! identical input needs none), and only the settings, which differ between policies, are
+//! spliced in per call.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
 use kube::core::GroupVersionKind;
 
 use super::contract::RequestSummary;
+use super::reuse::Question;
 use super::{ImageInput, InputScope, PolicyContext, PolicyInput};
 use crate::admission::WorkloadKind;
 use crate::resolve::LookupContext;
 
-/// [`PolicyInput`] as JSON with the settings left out, in each [`InputScope`] a policy of the
-/// review reads, plus what `resolve-image` answers from (the review's images and who is
-/// asking).
-#[derive(Clone, Debug)]
-pub struct PreparedInput {
-    /// `{"request":…,"images":[…]` with the whole request; `None` when no policy reads it.
-    full: Option<String>,
-    /// The same with the request summarised ([`InputScope::Images`]).
-    summary: String,
-    /// `,"context":{…}}` — everything after the settings.
-    tail: String,
-    images: Arc<[ImageInput]>,
+/// A [`PolicyInput`] (its settings ignored) lent to the policies of one review, with what
+/// `resolve-image` answers from (the review's images and who is asking).
+#[derive(Debug)]
+pub struct PreparedInput<'a> {
+    input: &'a PolicyInput,
     lookup: Arc<LookupContext>,
+    /// `{"request":…,"images":[…]` with the whole request.
+    full: OnceLock<Encoded>,
+    /// The same with the request summarised ([`InputScope::Images`]).
+    summary: OnceLock<Encoded>,
+    /// `,"context":{…}}`: everything after the settings.
+    tail: OnceLock<Encoded>,
+    /// `[…]`: the images, shared by both heads.
+    images_json: OnceLock<Encoded>,
+    /// The images, copied once for the policies' sandboxes when one is called.
+    images: OnceLock<Arc<[ImageInput]>>,
 }
+
+/// JSON text, or why it could not be encoded (kept as text: the error is not `Clone`).
+type Encoded = Result<String, String>;
 
 #[derive(Serialize)]
 struct Tail<'a> {
     context: &'a PolicyContext,
 }
 
-impl PreparedInput {
-    /// Encodes `input` (all but its settings) once; `resolve-image` looks up with the
-    /// namespace and the pull secrets and service account of the object's pod spec.
-    pub fn new(input: &PolicyInput) -> Result<Self, serde_json::Error> {
+impl<'a> PreparedInput<'a> {
+    /// Lends `input`; `resolve-image` looks up with the namespace and the pull secrets and
+    /// service account of the object's pod spec.
+    pub fn new(input: &'a PolicyInput) -> Self {
         Self::with_lookup(input, lookup_context(input))
     }
 
-    /// Encodes `input` once; `resolve-image` looks up as `lookup` (the review's own).
-    pub fn with_lookup(
-        input: &PolicyInput,
-        lookup: LookupContext,
-    ) -> Result<Self, serde_json::Error> {
-        Self::for_scopes(input, lookup, true)
+    /// Lends `input`; `resolve-image` looks up as `lookup` (the review's own).
+    pub fn with_lookup(input: &'a PolicyInput, lookup: LookupContext) -> Self {
+        Self {
+            input,
+            lookup: Arc::new(lookup),
+            full: OnceLock::new(),
+            summary: OnceLock::new(),
+            tail: OnceLock::new(),
+            images_json: OnceLock::new(),
+            images: OnceLock::new(),
+        }
     }
 
-    /// Encodes `input` once, the whole request only when `full` (some policy reads it).
-    pub fn for_scopes(
-        input: &PolicyInput,
-        lookup: LookupContext,
-        full: bool,
-    ) -> Result<Self, serde_json::Error> {
-        let images = serde_json::to_string(&input.images)?;
-        let head = |request: String| format!("{{\"request\":{request},\"images\":{images}");
-        let full = match full {
-            true => Some(head(serde_json::to_string(&input.request)?)),
-            false => None,
-        };
-        let summary = head(serde_json::to_string(&RequestSummary::from(
-            &input.request,
-        ))?);
-        let mut tail = serde_json::to_string(&Tail {
-            context: &input.context,
-        })?;
-        tail.replace_range(..1, ","); // the opening brace becomes a separator
-        Ok(Self {
-            full,
-            summary,
-            tail,
-            images: input.images.clone().into(),
-            lookup: Arc::new(lookup),
-        })
+    /// The review's input (its `settings` are not any policy's).
+    pub fn input(&self) -> &'a PolicyInput {
+        self.input
     }
 
     /// The input JSON with `settings`, byte for byte what encoding the whole
-    /// [`PolicyInput`] gives; an error if it was prepared without the request.
+    /// [`PolicyInput`] gives.
     pub fn json(&self, settings: &serde_json::Value) -> Result<String, serde_json::Error> {
         self.json_in(InputScope::Full, settings)
     }
 
-    /// The input JSON a policy reading `scope` gets with `settings`; an error when that scope
-    /// was not prepared (see [`PreparedInput::has`]).
+    /// The input JSON a policy reading `scope` gets with `settings`.
     pub fn json_in(
         &self,
         scope: InputScope,
         settings: &serde_json::Value,
     ) -> Result<String, serde_json::Error> {
         let head = match scope {
-            InputScope::Full => self.full.as_deref().ok_or_else(|| {
-                serde::ser::Error::custom("the review's input was prepared without its request")
-            })?,
-            InputScope::Images => &self.summary,
+            InputScope::Full => self.full.get_or_init(|| {
+                let request = encode(&self.input.request)?;
+                self.head(&request)
+            }),
+            InputScope::Images => self.summary.get_or_init(|| {
+                let request = encode(&RequestSummary::from(&self.input.request))?;
+                self.head(&request)
+            }),
         };
-        self.splice(head, settings)
-    }
-
-    /// Whether the input in `scope` was prepared.
-    pub fn has(&self, scope: InputScope) -> bool {
-        scope == InputScope::Images || self.full.is_some()
-    }
-
-    fn splice(
-        &self,
-        head: &str,
-        settings: &serde_json::Value,
-    ) -> Result<String, serde_json::Error> {
+        let tail = self.tail.get_or_init(|| {
+            let mut tail = encode(&Tail {
+                context: &self.input.context,
+            })?;
+            tail.replace_range(..1, ","); // the opening brace becomes a separator
+            Ok(tail)
+        });
         let settings = serde_json::to_string(settings)?;
-        let mut json = String::with_capacity(head.len() + settings.len() + self.tail.len() + 12);
+        let (head, tail) = (unencodable(head)?, unencodable(tail)?);
+        let mut json = String::with_capacity(head.len() + settings.len() + tail.len() + 12);
         json.push_str(head);
         json.push_str(",\"settings\":");
         json.push_str(&settings);
-        json.push_str(&self.tail);
+        json.push_str(tail);
         Ok(json)
+    }
+
+    fn head(&self, request: &str) -> Encoded {
+        let images = self.images_json.get_or_init(|| encode(&self.input.images));
+        let images = images.as_deref().map_err(Clone::clone)?;
+        Ok(format!("{{\"request\":{request},\"images\":{images}"))
+    }
+
+    /// What an [`InputScope::Images`] policy is asked with `settings`, as its kept answers
+    /// are looked up by.
+    pub(crate) fn question<'s>(&'s self, settings: &'s serde_json::Value) -> Question<'s> {
+        Question {
+            request: RequestSummary::from(&self.input.request),
+            images: &self.input.images,
+            settings,
+            context: &self.input.context,
+        }
     }
 
     /// The review's images, for `resolve-image` answers.
     pub fn images(&self) -> &Arc<[ImageInput]> {
-        &self.images
+        self.images
+            .get_or_init(|| self.input.images.as_slice().into())
     }
 
     /// Who is asking, for `resolve-image` lookups.
     pub fn lookup(&self) -> &Arc<LookupContext> {
         &self.lookup
     }
+}
+
+fn encode(value: &impl Serialize) -> Encoded {
+    serde_json::to_string(value).map_err(|e| e.to_string())
+}
+
+fn unencodable(part: &Encoded) -> Result<&str, serde_json::Error> {
+    part.as_deref()
+        .map_err(|reason| serde::ser::Error::custom(reason.clone()))
 }
 
 /// Who is asking, for `resolve-image` lookups, outside the review path (which hands its
@@ -190,7 +206,8 @@ mod tests {
 
     #[test]
     fn spliced_json_is_exactly_the_whole_input_encoded() {
-        let prepared = PreparedInput::new(&input(serde_json::Value::Null)).expect("encodes");
+        let review = input(serde_json::Value::Null);
+        let prepared = PreparedInput::new(&review);
         for settings in [
             serde_json::Value::Null,
             serde_json::json!({"registries": ["ghcr.io/", "quay.io/"], "n": 1}),
@@ -204,9 +221,8 @@ mod tests {
     fn the_images_scope_names_no_object_and_no_user() {
         let settings = serde_json::json!({"tags": ["latest"]});
         let whole = serde_json::to_value(input(settings.clone())).expect("encodes");
-        let prepared =
-            PreparedInput::for_scopes(&input(serde_json::Value::Null), Default::default(), false)
-                .expect("encodes");
+        let review = input(serde_json::Value::Null);
+        let prepared = PreparedInput::with_lookup(&review, Default::default());
         let json = prepared
             .json_in(InputScope::Images, &settings)
             .expect("encodes");
@@ -223,14 +239,19 @@ mod tests {
             !json.contains("regcred") && !json.contains("u\\\"1"),
             "{json}"
         );
-        assert!(!prepared.has(InputScope::Full));
-        assert!(prepared.json_in(InputScope::Full, &settings).is_err());
-        assert!(prepared.json(&settings).is_err());
+        assert!(
+            prepared.full.get().is_none(),
+            "the whole request is not encoded until a policy reads it"
+        );
+        let full: serde_json::Value =
+            serde_json::from_str(&prepared.json(&settings).expect("encodes")).expect("JSON");
+        assert_eq!(full, whole);
     }
 
     #[test]
     fn lookups_use_the_pod_templates_credentials() {
-        let prepared = PreparedInput::new(&input(serde_json::Value::Null)).expect("encodes");
+        let review = input(serde_json::Value::Null);
+        let prepared = PreparedInput::new(&review);
         assert_eq!(
             **prepared.lookup(),
             LookupContext {

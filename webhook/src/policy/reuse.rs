@@ -5,17 +5,20 @@
 //! [`InputScope::Images`] input, which names no single object, pods of one template in one
 //! namespace give it the same input byte for byte, and it is asked again for an answer it
 //! already gave. Only answers are kept: a failed call (trap, timeout, bad output) runs again.
-//! The key is the whole input text, so any change of verdict, digest, stale flag, settings
-//! or context is a different key.
+//! The key is every part the input text is encoded from (the request summary, the images,
+//! the settings and the context), compared whole, so any change of verdict, digest, stale
+//! flag, settings or context is a different key; a reused answer encodes nothing.
 //!
 //! [`InputScope::Images`]: super::InputScope::Images
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
-use quick_cache::Weighter;
+use quick_cache::{Equivalent, Weighter};
 
-use super::PolicyOutput;
+use super::contract::{KeptSummary, RequestSummary};
+use super::{ImageInput, PolicyContext, PolicyOutput};
 
 /// Bytes of inputs and answers kept per policy.
 pub const ANSWER_BYTES: u64 = 1 << 20;
@@ -23,22 +26,89 @@ pub const ANSWER_BYTES: u64 = 1 << 20;
 /// Inputs larger than this are not kept (a workload with very many images).
 const MAX_INPUT_BYTES: usize = 64 << 10;
 
-/// A policy's kept answers, by input text.
+/// What an [`InputScope::Images`] policy is asked, borrowed from the review: the parts its
+/// input text is encoded from, so a kept answer is found without encoding anything.
+///
+/// [`InputScope::Images`]: super::InputScope::Images
+#[derive(Debug)]
+pub(crate) struct Question<'a> {
+    /// The request as summarised for the policy.
+    pub request: RequestSummary<'a>,
+    /// The images with their verdicts.
+    pub images: &'a [ImageInput],
+    /// The policy's settings.
+    pub settings: &'a serde_json::Value,
+    /// How the answer is used.
+    pub context: &'a PolicyContext,
+}
+
+/// A [`Question`] kept with its answer; the images are shared with the review's sandboxes.
+struct Key {
+    request: KeptSummary,
+    images: Arc<[ImageInput]>,
+    settings: serde_json::Value,
+    context: PolicyContext,
+}
+
+// Both hash the same parts in the same order, so a question finds its key. The settings are
+// left out of the hash (a JSON value has none) but not out of the comparison.
+impl Hash for Question<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.request, self.images, self.context).hash(state);
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (self.request.view(), &*self.images, &self.context).hash(state);
+    }
+}
+
+impl Equivalent<Key> for Question<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.request == key.request.view()
+            && self.images == &*key.images
+            && self.context == &key.context
+            && self.settings == &key.settings
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        Question::from(self).equivalent(other)
+    }
+}
+
+impl Eq for Key {}
+
+impl<'a> From<&'a Key> for Question<'a> {
+    fn from(key: &'a Key) -> Self {
+        Self {
+            request: key.request.view(),
+            images: &key.images,
+            settings: &key.settings,
+            context: &key.context,
+        }
+    }
+}
+
+/// A policy's kept answers, by the question they answer.
 pub struct Answers {
-    cache: Cache<Box<str>, Arc<Kept>, ByBytes>,
+    cache: Cache<Key, Arc<Kept>, ByBytes>,
 }
 
 struct Kept {
     output: PolicyOutput,
+    /// The input's text length and the answer's heap bytes: what keeping it costs, roughly.
     bytes: u64,
 }
 
 #[derive(Clone)]
 struct ByBytes;
 
-impl Weighter<Box<str>, Arc<Kept>> for ByBytes {
-    fn weight(&self, key: &Box<str>, val: &Arc<Kept>) -> u64 {
-        key.len() as u64 + val.bytes
+impl Weighter<Key, Arc<Kept>> for ByBytes {
+    fn weight(&self, _: &Key, val: &Arc<Kept>) -> u64 {
+        val.bytes
     }
 }
 
@@ -52,22 +122,34 @@ impl Answers {
         }
     }
 
-    /// The answer given to exactly `input` before, if kept.
-    pub fn get(&self, input: &str) -> Option<PolicyOutput> {
-        self.cache.get(input).map(|kept| kept.output.clone())
+    /// The answer given to exactly `question` before, if kept.
+    pub(crate) fn get(&self, question: &Question<'_>) -> Option<PolicyOutput> {
+        self.cache.get(question).map(|kept| kept.output.clone())
     }
 
-    /// Keeps `output` as the answer to `input`.
-    pub fn keep(&self, input: &str, output: &PolicyOutput) {
-        if input.len() > MAX_INPUT_BYTES {
+    /// Keeps `output` as the answer to `question`, whose input text is `input_len` bytes
+    /// and whose images are `images` (the review's shared copy).
+    pub(crate) fn keep(
+        &self,
+        question: &Question<'_>,
+        images: Arc<[ImageInput]>,
+        input_len: usize,
+        output: &PolicyOutput,
+    ) {
+        if input_len > MAX_INPUT_BYTES || *images != *question.images {
             return;
         }
-        let bytes = output_bytes(output);
+        let key = Key {
+            request: question.request.kept(),
+            images,
+            settings: question.settings.clone(),
+            context: question.context.clone(),
+        };
         let kept = Arc::new(Kept {
             output: output.clone(),
-            bytes,
+            bytes: input_len as u64 + output_bytes(output),
         });
-        self.cache.insert(input.into(), kept);
+        self.cache.insert(key, kept);
     }
 }
 
@@ -92,6 +174,9 @@ fn output_bytes(output: &PolicyOutput) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Mode, OnUndetermined};
+    use crate::policy::{ContainerType, ObjectText, RequestInfo};
+    use crate::verdict::VerdictClass;
 
     fn deny(message: &str) -> PolicyOutput {
         PolicyOutput {
@@ -101,26 +186,99 @@ mod tests {
         }
     }
 
+    fn request(namespace: &str) -> RequestInfo {
+        RequestInfo {
+            uid: "u1".into(),
+            group: String::new(),
+            kind: "Pod".into(),
+            sub_resource: None,
+            operation: "CREATE".into(),
+            namespace: Some(namespace.into()),
+            name: "web".into(),
+            user_info: Default::default(),
+            dry_run: false,
+            object: ObjectText::from_value(&serde_json::json!({})),
+        }
+    }
+
+    fn image(reference: &str, verdict: VerdictClass) -> ImageInput {
+        ImageInput {
+            path: "spec.containers[0].image".into(),
+            container: "app".into(),
+            container_type: ContainerType::Container,
+            reference: reference.into(),
+            normalized: None,
+            verdict,
+            digest: None,
+            detail: String::new(),
+            stale: false,
+        }
+    }
+
+    const CONTEXT: PolicyContext = PolicyContext {
+        mode: Mode::Enforce,
+        on_undetermined: OnUndetermined::Allow,
+        mutating: false,
+    };
+
+    fn question<'a>(
+        request: &'a RequestInfo,
+        images: &'a [ImageInput],
+        settings: &'a serde_json::Value,
+    ) -> Question<'a> {
+        Question {
+            request: RequestSummary::from(request),
+            images,
+            settings,
+            context: &CONTEXT,
+        }
+    }
+
+    fn keep(answers: &Answers, question: &Question<'_>, len: usize, output: &PolicyOutput) {
+        answers.keep(question, question.images.into(), len, output);
+    }
+
     #[test]
-    fn answers_only_the_same_input() {
+    fn answers_only_the_same_question() {
         let answers = Answers::new();
-        answers.keep(r#"{"images":[{"verdict":"absent"}]}"#, &deny("absent"));
+        let (shop, null) = (request("shop"), serde_json::Value::Null);
+        let absent = [image("app:1", VerdictClass::Absent)];
+        keep(
+            &answers,
+            &question(&shop, &absent, &null),
+            100,
+            &deny("absent"),
+        );
+        let again = [image("app:1", VerdictClass::Absent)];
         assert_eq!(
-            answers.get(r#"{"images":[{"verdict":"absent"}]}"#),
+            answers.get(&question(&shop, &again, &null)),
             Some(deny("absent"))
         );
-        assert_eq!(answers.get(r#"{"images":[{"verdict":"landed"}]}"#), None);
+        let landed = [image("app:1", VerdictClass::Landed)];
+        assert_eq!(answers.get(&question(&shop, &landed, &null)), None);
+        let settings = serde_json::json!({"tags": ["latest"]});
+        assert_eq!(answers.get(&question(&shop, &absent, &settings)), None);
+        let staging = request("staging");
+        assert_eq!(answers.get(&question(&staging, &absent, &null)), None);
     }
 
     #[test]
     fn holds_no_more_than_its_room() {
         let answers = Answers::new();
+        let (shop, null) = (request("shop"), serde_json::Value::Null);
+        let images = |i: usize| [image(&format!("app:{i}"), VerdictClass::Landed)];
         let entries = 20_000;
         for i in 0..entries {
-            answers.keep(&format!("{i:0>1000}"), &PolicyOutput::allow());
+            let images = images(i);
+            keep(
+                &answers,
+                &question(&shop, &images, &null),
+                1000,
+                &PolicyOutput::allow(),
+            );
         }
         let kept = (0..entries)
-            .filter(|i| answers.get(&format!("{i:0>1000}")).is_some())
+            .filter(|&i| answers.get(&question(&shop, &images(i), &null)).is_some())
             .count();
         assert!(kept > 0, "keeps recent answers");
         assert!(
@@ -132,8 +290,10 @@ mod tests {
     #[test]
     fn does_not_keep_huge_inputs() {
         let answers = Answers::new();
-        let input = "x".repeat(MAX_INPUT_BYTES + 1);
-        answers.keep(&input, &PolicyOutput::allow());
-        assert_eq!(answers.get(&input), None);
+        let (shop, null) = (request("shop"), serde_json::Value::Null);
+        let images = [image("app:1", VerdictClass::Landed)];
+        let huge = question(&shop, &images, &null);
+        keep(&answers, &huge, MAX_INPUT_BYTES + 1, &PolicyOutput::allow());
+        assert_eq!(answers.get(&huge), None);
     }
 }

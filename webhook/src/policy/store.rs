@@ -6,7 +6,7 @@ use arc_swap::ArcSwap;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet};
+use super::{Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PreparedInput};
 
 /// Load state of one configured policy, shown on `/readyz`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -92,6 +92,16 @@ impl NotLoaded {
             reason: reason.into(),
         }
     }
+
+    /// The failure every evaluation gives, counted in the metrics.
+    fn fail(&self) -> BoxFuture<'static, Result<PolicyOutput, PolicyError>> {
+        let err = PolicyError::NotLoaded {
+            policy: self.name.clone(),
+            reason: self.reason.clone(),
+        };
+        crate::metrics::global().policy_failure(&self.name, err.failure());
+        Box::pin(std::future::ready(Err(err)))
+    }
 }
 
 impl Policy for NotLoaded {
@@ -103,11 +113,14 @@ impl Policy for NotLoaded {
         &'a self,
         _input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let err = PolicyError::NotLoaded {
-            policy: self.name.clone(),
-            reason: self.reason.clone(),
-        };
-        crate::metrics::global().policy_failure(&self.name, err.failure());
-        Box::pin(std::future::ready(Err(err)))
+        self.fail()
+    }
+
+    fn evaluate_prepared<'a>(
+        &'a self,
+        _prepared: &'a PreparedInput<'_>,
+        _settings: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        self.fail()
     }
 }

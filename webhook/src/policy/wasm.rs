@@ -245,14 +245,13 @@ impl WasmPolicy {
     /// Evaluates on the current thread (blocking; the async [`Policy::evaluate`] runs this
     /// on tokio's blocking pool).
     pub fn evaluate_blocking(&self, input: &PolicyInput) -> Result<PolicyOutput, PolicyError> {
-        let prepared = PreparedInput::new(input).map_err(|e| self.unencodable(e))?;
-        self.evaluate_prepared_blocking(&prepared, &input.settings)
+        self.evaluate_prepared_blocking(&PreparedInput::new(input), &input.settings)
     }
 
     /// Evaluates an input encoded once for the whole review, with this policy's settings.
     pub fn evaluate_prepared_blocking(
         &self,
-        prepared: &PreparedInput,
+        prepared: &PreparedInput<'_>,
         settings: &serde_json::Value,
     ) -> Result<PolicyOutput, PolicyError> {
         let json = self.input_json(prepared, settings)?;
@@ -263,7 +262,7 @@ impl WasmPolicy {
     /// The input this policy reads, from the review's shared encoding.
     fn input_json(
         &self,
-        prepared: &PreparedInput,
+        prepared: &PreparedInput<'_>,
         settings: &serde_json::Value,
     ) -> Result<String, PolicyError> {
         prepared
@@ -365,24 +364,15 @@ impl Policy for WasmPolicy {
         &'a self,
         input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let prepared = PreparedInput::new(input).map_err(|e| self.unencodable(e));
-        Box::pin(async move { self.call(&prepared?, &input.settings).await })
+        Box::pin(async move { self.call(&PreparedInput::new(input), &input.settings).await })
     }
 
     fn evaluate_prepared<'a>(
         &'a self,
-        prepared: &'a PreparedInput,
+        prepared: &'a PreparedInput<'_>,
         settings: &'a serde_json::Value,
-        input: &'a PolicyInput,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        Box::pin(async move {
-            if !prepared.has(self.inner.scope) {
-                // Prepared without the scope this policy reads: encode the input for it.
-                let own = PreparedInput::new(input).map_err(|e| self.unencodable(e))?;
-                return self.call(&own, settings).await;
-            }
-            self.call(prepared, settings).await
-        })
+        Box::pin(self.call(prepared, settings))
     }
 }
 
@@ -395,19 +385,22 @@ impl WasmPolicy {
     /// hold the worker; the other workers keep serving. Elsewhere (a current-thread runtime)
     /// it runs on the blocking pool, since `resolve-image` blocks on the runtime.
     ///
-    /// A policy that reuses answers is not called for an input it has answered.
+    /// A policy that reuses answers is not called (and its input not encoded) for a question
+    /// it has answered.
     async fn call(
         &self,
-        prepared: &PreparedInput,
+        prepared: &PreparedInput<'_>,
         settings: &serde_json::Value,
     ) -> Result<PolicyOutput, PolicyError> {
-        let json = self.input_json(prepared, settings)?;
-        let answers = self.inner.answers.as_ref();
-        if let Some(output) = answers.and_then(|a| a.get(&json)) {
+        // Answers are kept only for the images scope, which is what a question asks.
+        let reuse = self.inner.answers.as_ref();
+        let question = reuse.map(|answers| (answers, prepared.question(settings)));
+        if let Some(output) = question.as_ref().and_then(|(a, q)| a.get(q)) {
             crate::metrics::global().policy_answer_reused(&self.inner.name);
             tracing::debug!(policy = %self.inner.name, "policy answer reused");
             return Ok(output);
         }
+        let json = self.input_json(prepared, settings)?;
         let (lookup, images) = (prepared.lookup().clone(), prepared.images().clone());
         let name = self.inner.name.clone();
         let started = Instant::now();
@@ -434,8 +427,8 @@ impl WasmPolicy {
         };
         let failure = result.as_ref().err().map(PolicyError::failure);
         crate::metrics::global().policy_call(&name, started.elapsed(), failure);
-        if let (Some(answers), Ok(output)) = (answers, &result) {
-            answers.keep(&json, output);
+        if let (Some((answers, question)), Ok(output)) = (&question, &result) {
+            answers.keep(question, prepared.images().clone(), json.len(), output);
         }
         result
     }
