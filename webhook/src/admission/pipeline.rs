@@ -304,7 +304,6 @@ impl Pipeline {
                 },
             }
         }
-        drop(prepared);
         evaluation.images = input.images;
         evaluation
     }

@@ -95,10 +95,6 @@ pub trait Policy: Send + Sync {
     /// The policy's name, as in config and messages.
     fn name(&self) -> &str;
 
-    /// How much of the review the policy reads (policies that do not read JSON: all of it).
-    fn input_scope(&self) -> InputScope {
-        InputScope::Full
-    }
     /// Evaluates one review.
     fn evaluate<'a>(
         &'a self,

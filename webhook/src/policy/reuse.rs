@@ -50,8 +50,8 @@ struct Key {
     context: PolicyContext,
 }
 
-// Both hash the same parts in the same order, so a question finds its key. The settings are
-// left out of the hash (a JSON value has none) but not out of the comparison.
+// The settings are left out of the hash (a JSON value has none) but not out of the
+// comparison. A key hashes and compares as the question it keeps, so a question finds it.
 impl Hash for Question<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         (self.request, self.images, self.context).hash(state);
@@ -60,7 +60,7 @@ impl Hash for Question<'_> {
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (self.request.view(), &*self.images, &self.context).hash(state);
+        Question::from(self).hash(state);
     }
 }
 

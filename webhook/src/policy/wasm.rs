@@ -356,10 +356,6 @@ impl Policy for WasmPolicy {
         &self.inner.name
     }
 
-    fn input_scope(&self) -> InputScope {
-        self.inner.scope
-    }
-
     fn evaluate<'a>(
         &'a self,
         input: &'a PolicyInput,
