@@ -34,8 +34,18 @@ pub enum ReviewError {
     NoRequest,
 }
 
-/// The envelope, read with `request` left as text: kube's `AdmissionReview` flattens its
-/// type fields, which makes serde buffer the whole review as a generic tree first.
+/// The envelope with its request: kube's `AdmissionReview` flattens its type fields, which
+/// makes serde buffer the whole review as a generic tree first.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Review {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    request: Option<Request>,
+}
+
+/// The envelope read with `request` left as text, for reasons about the envelope alone.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Envelope<'a> {
@@ -47,19 +57,35 @@ struct Envelope<'a> {
 
 /// Decodes a request body into the admission request it carries.
 pub fn decode(body: &[u8]) -> Result<Request, ReviewError> {
-    let review: Envelope<'_> = serde_json::from_slice(body).map_err(ReviewError::Malformed)?;
-    if review.api_version != API_VERSION || review.kind != KIND {
-        return Err(ReviewError::Unsupported {
-            api_version: review.api_version,
-            kind: review.kind,
-        });
+    match serde_json::from_slice::<Review>(body) {
+        Ok(review) => accept(review.api_version, review.kind, || {
+            review.request.ok_or(ReviewError::NoRequest)
+        }),
+        // Read again in two passes, envelope first: a review of another version is refused
+        // as that rather than as a request of the wrong shape.
+        Err(_) => decode_envelope_first(body),
     }
-    let raw = review.request.ok_or(ReviewError::NoRequest)?;
-    let mut request: Request = serde_json::from_str(raw.get()).map_err(ReviewError::Malformed)?;
-    request.types = TypeMeta {
-        api_version: review.api_version,
-        kind: review.kind,
-    };
+}
+
+fn decode_envelope_first(body: &[u8]) -> Result<Request, ReviewError> {
+    let review: Envelope<'_> = serde_json::from_slice(body).map_err(ReviewError::Malformed)?;
+    accept(review.api_version, review.kind, || {
+        let raw = review.request.ok_or(ReviewError::NoRequest)?;
+        serde_json::from_str(raw.get()).map_err(ReviewError::Malformed)
+    })
+}
+
+/// The request of a v1 review, typed with the envelope's version and kind.
+fn accept(
+    api_version: String,
+    kind: String,
+    request: impl FnOnce() -> Result<Request, ReviewError>,
+) -> Result<Request, ReviewError> {
+    if api_version != API_VERSION || kind != KIND {
+        return Err(ReviewError::Unsupported { api_version, kind });
+    }
+    let mut request = request()?;
+    request.types = TypeMeta { api_version, kind };
     Ok(request)
 }
 
@@ -76,6 +102,21 @@ mod tests {
             err.to_string().contains("admission.k8s.io/v1beta1"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn other_versions_are_named_even_when_their_request_does_not_read_as_v1() {
+        // A v1beta1 request shaped unlike v1 (no uid) fails the one-pass read.
+        let body = br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"kind":{}}}"#;
+        let err = decode(body).expect_err("v1beta1 is refused");
+        assert!(matches!(err, ReviewError::Unsupported { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_v1_request_of_the_wrong_shape_is_malformed() {
+        let body =
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":7}}"#;
+        assert!(matches!(decode(body), Err(ReviewError::Malformed(_))));
     }
 
     #[test]

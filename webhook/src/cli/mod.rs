@@ -3,6 +3,7 @@
 mod audit;
 mod certs;
 mod check;
+mod json_fields;
 mod kinds;
 mod policy;
 mod review;
@@ -154,6 +155,7 @@ fn init_tracing(format: Option<LogFormat>) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .fmt_fields(json_fields::JsonSpanFields)
             .try_init(),
         LogFormat::Text => builder
             .with_ansi(std::io::stderr().is_terminal())
