@@ -16,7 +16,7 @@ use super::object::ReviewObject;
 use super::review::Request;
 use crate::audit::EventRecorder;
 use crate::config::{Config, Mode, OnUndetermined};
-use crate::image::Reference;
+use crate::image::{ParsedReferences, Reference};
 use crate::metrics::ReviewRecord;
 use crate::policy::{
     FailurePolicy, ImageInput, ObjectText, PolicyContext, PolicyInput, PolicyStore, PreparedInput,
@@ -41,6 +41,7 @@ pub struct Pipeline {
     policies: Arc<PolicyStore>,
     own_namespace: Option<String>,
     events: Option<Arc<EventRecorder>>,
+    references: Arc<ParsedReferences>,
 }
 
 impl Pipeline {
@@ -60,6 +61,7 @@ impl Pipeline {
             policies,
             own_namespace: None,
             events,
+            references: Arc::default(),
         }
     }
 
@@ -93,6 +95,7 @@ impl Pipeline {
             policies: self.policies.clone(),
             own_namespace: self.own_namespace.clone(),
             events: None,
+            references: self.references.clone(),
         }
     }
 
@@ -205,10 +208,15 @@ impl Pipeline {
     async fn resolve_all(&self, images: Vec<FoundImage>, ctx: &LookupContext) -> Vec<ImageInput> {
         let budget = self.config.resolve.deadline;
         let deadline = tokio::time::Instant::now() + budget;
-        let parsed: Vec<_> = images.iter().map(|i| Reference::parse(&i.image)).collect();
-        let mut unique: HashMap<String, &Reference> = HashMap::new();
-        for reference in parsed.iter().flatten() {
-            unique.entry(reference.to_string()).or_insert(reference);
+        let parsed: Vec<_> = images
+            .iter()
+            .map(|i| self.references.parse(&i.image))
+            .collect();
+        let mut unique: HashMap<&str, &Reference> = HashMap::new();
+        for parsed in parsed.iter().flatten() {
+            unique
+                .entry(&parsed.normalized)
+                .or_insert(&parsed.reference);
         }
         // The resolver answers by the deadline itself (with a stale answer when it has one);
         // the guard a little later only protects against a resolver that breaks that promise.
@@ -220,19 +228,18 @@ impl Pipeline {
                 .unwrap_or_else(|_| no_answer(budget));
             (key, verdict)
         });
-        let verdicts: HashMap<String, Verdict> = join_all(lookups).await.into_iter().collect();
+        let verdicts: HashMap<&str, Verdict> = join_all(lookups).await.into_iter().collect();
         images
             .into_iter()
-            .zip(parsed)
+            .zip(&parsed)
             .map(|(image, parsed)| {
                 let (normalized, verdict) = match parsed {
-                    Ok(reference) => {
-                        let key = reference.to_string();
+                    Ok(parsed) => {
                         let verdict = verdicts
-                            .get(&key)
+                            .get(parsed.normalized.as_str())
                             .cloned()
                             .unwrap_or_else(|| no_answer(budget));
-                        (Some(key), verdict)
+                        (Some(parsed.normalized.clone()), verdict)
                     }
                     Err(err) => (
                         None,

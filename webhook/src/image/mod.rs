@@ -24,9 +24,11 @@
 mod digest;
 mod error;
 mod grammar;
+mod parsed;
 mod reference;
 mod serde_str;
 
 pub use digest::{Digest, DigestAlgorithm};
 pub use error::{ReferenceError, NAME_TOTAL_LENGTH_MAX, TAG_LENGTH_MAX};
+pub use parsed::{Parsed, ParsedReferences};
 pub use reference::{Reference, DEFAULT_TAG};
