@@ -1,6 +1,6 @@
 //! A registry's answer to a failed manifest request: the error body as bytes, and the same
-//! bytes as a `Retry-After` value. Classification follows the status first, and messages
-//! stay bounded whatever the body says.
+//! bytes as a `Retry-After` value. Classification follows the status first, messages stay
+//! bounded whatever the body says, and the client's detail carries no registry text.
 #![no_main]
 
 use std::time::Duration;
@@ -48,6 +48,16 @@ fuzz_target!(|data: &[u8]| {
             "{} characters for {} entries",
             message.chars().count(),
             entries.len()
+        );
+        // What the client who sent the review reads: the status and a code-shaped word at
+        // most, never the registry's free text.
+        let public = error.public_detail();
+        assert!(
+            public.len() <= 80
+                && public
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " _(),".contains(c)),
+            "{public:?}"
         );
     }
     if let Ok(text) = std::str::from_utf8(data) {

@@ -49,12 +49,17 @@ impl RegistryEntry {
         Self::for_endpoint(&registry.host(), &registry.endpoint())
     }
 
-    /// An entry mapping `host` to `endpoint`, with `insecureHttp` when it is `http://`.
+    /// An entry mapping `host` to `endpoint`, with `insecureHttp` when it is `http://`. A
+    /// Google registry host gets `auth: gcp` written out, as landed requires of a Google
+    /// host sent elsewhere.
     pub fn for_endpoint(host: &str, endpoint: &str) -> Self {
+        let google =
+            host.ends_with("-docker.pkg.dev") || host == "gcr.io" || host.ends_with(".gcr.io");
         Self {
             host: host.to_owned(),
             endpoint: Some(endpoint.to_owned()),
             insecure_http: endpoint.starts_with("http://").then_some(true),
+            auth: google.then_some(AuthMode::Gcp),
             ..Self::default()
         }
     }
@@ -141,6 +146,12 @@ pub struct LandedConfig {
     pub policies: Vec<PolicyEntry>,
     /// `cache.absentTtl`.
     pub absent_ttl: Option<Duration>,
+    /// `egress.allowPrivateHosts`.
+    pub allow_private_hosts: Vec<String>,
+    /// `egress.denyUnlisted`.
+    pub deny_unlisted: Option<bool>,
+    /// `resolve.maxHosts`.
+    pub max_hosts: Option<usize>,
 }
 
 impl LandedConfig {
@@ -190,6 +201,7 @@ impl LandedConfig {
             self.connect_timeout
                 .map(|t| format!("connectTimeout: {}ms", t.as_millis())),
             self.deep_check.map(|deep| format!("deepCheck: {deep}")),
+            self.max_hosts.map(|n| format!("maxHosts: {n}")),
         ];
         if resolve.iter().any(Option::is_some) {
             out.push_str("resolve:\n");
@@ -216,6 +228,18 @@ impl LandedConfig {
             out.push_str("server:\n");
             for line in server.iter().flatten() {
                 let _ = writeln!(out, "  {line}");
+            }
+        }
+        if !self.allow_private_hosts.is_empty() || self.deny_unlisted.is_some() {
+            out.push_str("egress:\n");
+            if !self.allow_private_hosts.is_empty() {
+                out.push_str("  allowPrivateHosts:\n");
+                for host in &self.allow_private_hosts {
+                    let _ = writeln!(out, "    - {}", quote(host));
+                }
+            }
+            if let Some(deny) = self.deny_unlisted {
+                let _ = writeln!(out, "  denyUnlisted: {deny}");
             }
         }
         if let Some(ttl) = self.absent_ttl {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditConfig;
 use crate::policy::{PolicyConfig, PolicyLimits};
-use crate::registry::RegistryConfig;
+use crate::registry::{EgressConfig, RegistryConfig};
 use crate::resolve::{CacheConfig, ResolveConfig};
 
 /// The annotation that lets a workload through with a recorded reason.
@@ -172,8 +172,10 @@ pub struct Config {
     pub server: ServerConfig,
     /// Lookup budgets.
     pub resolve: ResolveConfig,
-    /// Per-registry overrides.
+    /// Per-registry overrides; listed registries are contacted whatever they resolve to.
     pub registries: Vec<RegistryConfig>,
+    /// Which unlisted registries a review may make landed contact.
+    pub egress: EgressConfig,
     /// Policies to run, in order; absent = the default built-ins (see `policy::default_entries`).
     pub policies: Option<Vec<PolicyConfig>>,
     /// Directory of the built-in policy components (else `$LANDED_POLICY_DIR`, the system
@@ -205,6 +207,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             resolve: ResolveConfig::default(),
             registries: Vec::new(),
+            egress: EgressConfig::default(),
             policies: None,
             policy_dir: None,
             policy_limits: PolicyLimits::default(),
@@ -290,6 +293,12 @@ impl Config {
             ));
         }
         self.validate_limits()?;
+        self.egress.validate()?;
+        for (i, entry) in self.registries.iter().enumerate() {
+            entry
+                .validate()
+                .map_err(|e| format!("registries[{i}] ({}): {e}", entry.host))?;
+        }
         if self.server.tls_cert_file.is_some() != self.server.tls_key_file.is_some() {
             return Err("server.tlsCertFile and server.tlsKeyFile must be given together".into());
         }

@@ -6,6 +6,7 @@
 pub mod broken_registry;
 pub mod garbage;
 pub mod google_oauth;
+pub mod hostile;
 pub mod kube_api;
 pub mod registries;
 pub mod token_server;

@@ -229,6 +229,13 @@ impl Pipeline {
             (key, verdict)
         });
         let verdicts: HashMap<&str, Verdict> = join_all(lookups).await.into_iter().collect();
+        for (image, verdict) in &verdicts {
+            // The client reads the short detail; the operator gets the whole cause here,
+            // inside the review's span (uid, namespace, name).
+            if let (Some(cause), false) = (&verdict.cause, verdict.class == VerdictClass::Landed) {
+                tracing::info!(image, verdict = %verdict.class, cause = %cause, "image not verified");
+            }
+        }
         images
             .into_iter()
             .zip(&parsed)

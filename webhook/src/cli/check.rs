@@ -67,7 +67,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let resolver = Resolver::new(&config)?;
+    // Whoever runs `check` names the images: it asks any registry (egress.denyUnlisted aside).
+    let resolver = Resolver::for_operator(&config)?;
     let deadline = tokio::time::Instant::now() + resolver.deadline();
     let ctx = LookupContext::default();
     let rows = futures::future::join_all(args.images.iter().map(|image| {
@@ -102,8 +103,8 @@ fn row(image: &str, reference: &Reference, verdict: Verdict) -> CheckRow {
         reference: image.to_owned(),
         normalized: Some(reference.to_string()),
         verdict: verdict.class,
+        detail: verdict.operator_detail().to_owned(),
         digest: verdict.digest,
-        detail: verdict.detail,
     }
 }
 
@@ -117,6 +118,7 @@ fn expect(verdict: Verdict, expected: Option<&Digest>) -> Verdict {
         Some(got) if verdict.class == VerdictClass::Landed && *got != want => Verdict {
             class: VerdictClass::DigestMismatch,
             detail: format!("expected {want}, the registry has {got}"),
+            cause: None,
             ..verdict
         },
         _ => verdict,

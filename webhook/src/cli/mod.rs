@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use crate::admission::Pipeline;
 use crate::config::Config;
 use crate::policy::{FetchPolicy, OciFetcher, PolicyHost, ResolveAccess, RELOAD_INTERVAL};
+use crate::registry::Origin;
 use crate::resolve::{Resolve, Resolver};
 
 /// Kubernetes admission webhook that refuses images that never landed in their registry.
@@ -111,7 +112,16 @@ pub async fn pipeline(
 ) -> anyhow::Result<Pipeline> {
     let config = Arc::new(config);
     crate::metrics::global().configure_hosts(config.registries.iter().map(|r| r.host.as_str()));
-    let registry = Resolver::new(&config)?;
+    // Registries the operator names for `oci:` policies are listed like `registries:`.
+    let oci_hosts: Vec<String> = config
+        .policies
+        .iter()
+        .flatten()
+        .filter_map(|entry| entry.oci.as_deref())
+        .filter_map(|oci| crate::image::Reference::parse(oci.trim_start_matches("oci://")).ok())
+        .map(|reference| reference.registry().to_owned())
+        .collect();
+    let registry = Resolver::build(&config, Origin::Review, &oci_hosts)?;
     let fetcher: Arc<dyn FetchPolicy> = Arc::new(OciFetcher::new(registry.clone()));
     let resolver: Arc<dyn Resolve> = Arc::new(registry);
     let access = ResolveAccess {

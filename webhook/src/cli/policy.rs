@@ -181,6 +181,7 @@ async fn run_one(
                 class: image.verdict,
                 digest: image.digest.clone(),
                 detail: image.detail.clone(),
+                cause: None,
                 stale: image.stale,
             };
             table = table.with(normalized.clone(), verdict);

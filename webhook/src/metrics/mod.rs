@@ -8,6 +8,7 @@
 //! [`Metrics::new`] still builds a private instance for unit tests.
 
 mod admission;
+mod egress;
 mod labels;
 
 use std::sync::OnceLock;
@@ -80,6 +81,7 @@ pub struct Metrics {
     policy_reused: Family<PolicyLabels, Counter>,
     availability: Family<AvailabilityLabels, Gauge>,
     scans: Family<ScanLabels, Counter>,
+    egress: egress::EgressMetrics,
 }
 
 /// The process's metrics.
@@ -115,8 +117,10 @@ impl Metrics {
             policy_reused: Family::default(),
             availability: Family::default(),
             scans: Family::default(),
+            egress: egress::EgressMetrics::default(),
         };
         let r = &mut registry;
+        m.egress.register(r);
         r.register(
             "reviews",
             "Admission reviews by kind, operation, mode and decision",
@@ -269,6 +273,16 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Counts a connection the egress rule refused (`reason` from a closed set).
+    pub fn egress_refused(&self, reason: &'static str) {
+        self.egress.refused(reason);
+    }
+
+    /// Sets how many unlisted registries have state now.
+    pub fn registry_hosts(&self, tracked: usize) {
+        self.egress.hosts(tracked);
     }
 
     /// Records one token fetch from the token server at `realm_host`.

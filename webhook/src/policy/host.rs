@@ -185,6 +185,7 @@ fn resolve_image(state: &mut HostState, reference: &str) -> String {
             class: image.verdict,
             digest: image.digest.clone(),
             detail: image.detail.clone(),
+            cause: None,
             stale: image.stale,
         };
         return answer(reference, image.normalized.clone(), verdict);

@@ -80,6 +80,21 @@ impl RegistryConfig {
         self.auth.unwrap_or_else(|| default_auth_mode(&self.host))
     }
 
+    /// Checks the entry: its base URL, and an explicit `auth` where the default would send
+    /// the server's Google token to an `endpoint` that is not Google's.
+    pub fn validate(&self) -> Result<(), String> {
+        self.base_url()?;
+        if self.endpoint.is_some() && self.auth.is_none() && is_gcp_host(&self.host) {
+            return Err(format!(
+                "{} is a Google registry host with an endpoint: write `auth:` explicitly \
+                 (gcp sends the server's Google access token to {}; dockerConfig or none do not)",
+                self.host,
+                self.endpoint.as_deref().unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
     /// The base URL (`scheme://host[:port]`, no trailing slash) requests go to.
     pub fn base_url(&self) -> Result<String, String> {
         let base = match &self.endpoint {
@@ -180,6 +195,7 @@ registries:
   - host: us-docker.pkg.dev
     endpoint: http://127.0.0.1:5000
     insecureHttp: true
+    auth: gcp
   - host: reg.example
     caFile: /etc/ca.pem
     auth: none
@@ -211,6 +227,27 @@ cache:
             bad.validate().is_err(),
             "request timeout above the deadline"
         );
+    }
+
+    #[test]
+    fn a_google_host_with_an_endpoint_must_say_where_its_token_goes() {
+        let yaml =
+            "registries:\n  - host: us-docker.pkg.dev\n    endpoint: https://mirror.example\n";
+        let err = crate::config::Config::from_yaml(yaml, std::path::Path::new("l.yaml"))
+            .expect_err("implicit gcp auth towards another endpoint");
+        let text = err.to_string();
+        assert!(
+            text.contains("registries[0]") && text.contains("auth:"),
+            "{text}"
+        );
+        for auth in ["gcp", "none", "dockerConfig"] {
+            let yaml = format!("{yaml}    auth: {auth}\n");
+            crate::config::Config::from_yaml(&yaml, std::path::Path::new("l.yaml"))
+                .expect("explicit auth");
+        }
+        let plain = "registries:\n  - host: reg.example\n    endpoint: https://127.0.0.1:5000\n";
+        crate::config::Config::from_yaml(plain, std::path::Path::new("l.yaml"))
+            .expect("not a Google host");
     }
 
     #[test]

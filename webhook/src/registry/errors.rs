@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use http::StatusCode;
 use serde::Deserialize;
 
+use super::egress::Refusal;
 use crate::verdict::VerdictClass;
 
 /// Why a manifest lookup did not give a manifest. Messages never contain credentials.
@@ -16,6 +17,8 @@ pub enum RegistryError {
     ManifestUnknown {
         /// HTTP status.
         status: u16,
+        /// The registry\'s error code (`MANIFEST_UNKNOWN`…), when it sent a usable one.
+        code: Option<String>,
         /// The registry's message.
         message: String,
     },
@@ -24,6 +27,8 @@ pub enum RegistryError {
     NameUnknown {
         /// HTTP status.
         status: u16,
+        /// The registry\'s error code (`MANIFEST_UNKNOWN`…), when it sent a usable one.
+        code: Option<String>,
         /// The registry's message.
         message: String,
     },
@@ -42,6 +47,8 @@ pub enum RegistryError {
     Unauthorized {
         /// HTTP status.
         status: u16,
+        /// The registry\'s error code (`MANIFEST_UNKNOWN`…), when it sent a usable one.
+        code: Option<String>,
         /// The registry's or token server's message.
         message: String,
     },
@@ -50,6 +57,8 @@ pub enum RegistryError {
     Forbidden {
         /// HTTP status.
         status: u16,
+        /// The registry\'s error code (`MANIFEST_UNKNOWN`…), when it sent a usable one.
+        code: Option<String>,
         /// The registry's message.
         message: String,
     },
@@ -58,16 +67,28 @@ pub enum RegistryError {
     RateLimited {
         /// HTTP status (429 also for our own back-off).
         status: u16,
+        /// The registry's error code, when it sent a usable one (none for our back-off).
+        code: Option<String>,
         /// How long the registry asked us to wait.
         retry_after: Option<Duration>,
         /// The registry's message.
         message: String,
+    },
+    /// Our own back-off after a 429: the registry was not asked.
+    #[error("rate limited (429), retry after {}s: backing off {key} after the registry answered 429", .retry_after.as_secs_f64().ceil())]
+    BackingOff {
+        /// The registry (or GAR project) backed off.
+        key: String,
+        /// What is left of the back-off.
+        retry_after: Duration,
     },
     /// 5xx: the registry failed.
     #[error("registry error ({status}): {message}")]
     Server {
         /// HTTP status.
         status: u16,
+        /// The registry\'s error code (`MANIFEST_UNKNOWN`…), when it sent a usable one.
+        code: Option<String>,
         /// The registry's message.
         message: String,
     },
@@ -76,6 +97,8 @@ pub enum RegistryError {
     UnexpectedStatus {
         /// HTTP status.
         status: u16,
+        /// The registry\'s error code (`MANIFEST_UNKNOWN`…), when it sent a usable one.
+        code: Option<String>,
         /// The registry's message.
         message: String,
     },
@@ -92,6 +115,9 @@ pub enum RegistryError {
         #[source]
         source: Arc<reqwest::Error>,
     },
+    /// The egress rule kept landed from connecting (no request was sent).
+    #[error("{0}")]
+    NotContacted(Refusal),
     /// A 200 answer we cannot use (no digest, bad JSON for a deep check, bad token JSON).
     #[error("invalid response: {0}")]
     InvalidResponse(String),
@@ -120,17 +146,22 @@ impl RegistryError {
             }
             Self::Unauthorized { .. } => VerdictClass::Unauthorized,
             Self::Forbidden { .. } => VerdictClass::Forbidden,
-            Self::RateLimited { .. } => VerdictClass::RateLimited,
+            Self::RateLimited { .. } | Self::BackingOff { .. } => VerdictClass::RateLimited,
             Self::Server { .. }
             | Self::UnexpectedStatus { .. }
             | Self::Transport { .. }
             | Self::InvalidResponse(_)
-            | Self::Credentials { .. } => VerdictClass::Unavailable,
+            | Self::Credentials { .. }
+            | Self::NotContacted(_) => VerdictClass::Unavailable,
         }
     }
 
-    /// Wraps a reqwest error, naming its kind.
+    /// Wraps a reqwest error, naming its kind; an egress refusal met on the way (by the
+    /// resolver or the redirect policy) comes back as [`RegistryError::NotContacted`].
     pub fn transport(what: &'static str, source: reqwest::Error) -> Self {
+        if let Some(refusal) = refusal_in(&source) {
+            return Self::NotContacted(refusal);
+        }
         let kind = if source.is_timeout() {
             "timeout"
         } else if source.is_connect() {
@@ -165,45 +196,79 @@ impl RegistryError {
         let errors = parse_error_body(body);
         let has = |code: &str| errors.iter().any(|e| e.code.eq_ignore_ascii_case(code));
         let message = summary(&errors, status);
-        let code = status.as_u16();
+        let code = errors.iter().find_map(|e| error_code(&e.code));
+        let status_code = status.as_u16();
         if status == StatusCode::TOO_MANY_REQUESTS || has("TOOMANYREQUESTS") {
             return Self::RateLimited {
-                status: code,
+                status: status_code,
+                code,
                 retry_after,
                 message,
             };
         }
-        match status {
+        let status = status_code;
+        let s = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match s {
             StatusCode::UNAUTHORIZED => Self::Unauthorized {
-                status: code,
+                status,
+                code,
                 message,
             },
             StatusCode::FORBIDDEN => Self::Forbidden {
-                status: code,
+                status,
+                code,
                 message,
             },
             s if s.is_server_error() => Self::Server {
-                status: code,
+                status,
+                code,
                 message,
             },
             _ if has("NAME_UNKNOWN") => Self::NameUnknown {
-                status: code,
+                status,
+                code,
                 message,
             },
             StatusCode::NOT_FOUND => Self::ManifestUnknown {
-                status: code,
+                status,
+                code,
                 message,
             },
             s if s.is_client_error() && has("MANIFEST_UNKNOWN") => Self::ManifestUnknown {
-                status: code,
+                status,
+                code,
                 message,
             },
             _ => Self::UnexpectedStatus {
-                status: code,
+                status,
+                code,
                 message,
             },
         }
     }
+}
+
+/// The egress refusal somewhere in a transport error's chain, if any.
+fn refusal_in(error: &reqwest::Error) -> Option<Refusal> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(refusal) = e.downcast_ref::<Refusal>() {
+            return Some(refusal.clone());
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// A registry's error code as landed repeats it: upper-case letters, digits and `_`, short;
+/// anything else is the registry's free text and is not kept as a code.
+fn error_code(code: &str) -> Option<String> {
+    let usable = !code.is_empty()
+        && code.len() <= 40
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    usable.then(|| code.to_owned())
 }
 
 /// One entry of a Distribution error body.

@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use reqwest::redirect::{Attempt, Policy};
 use rustls::RootCertStore;
+
+use super::egress::resolver::EgressResolver;
+use super::egress::{Egress, Reach, Refusal, RefusalReason, MAX_REDIRECTS};
 
 /// Why a registry client cannot be built from the config.
 #[derive(Debug, thiserror::Error)]
@@ -80,10 +84,14 @@ fn roots_with(ca_file: Option<&Path>) -> Result<RootCertStore, SetupError> {
     Ok(roots)
 }
 
-/// A pooled HTTP client trusting the system roots and `ca_file`.
+/// A pooled HTTP client trusting the system roots and `ca_file`, connecting only where
+/// `egress` lets an endpoint with `reach` connect: names are checked on their resolved
+/// addresses, redirects hop by hop (at most [`MAX_REDIRECTS`], never from https to http).
 pub fn http_client(
     ca_file: Option<&Path>,
     timeouts: Timeouts,
+    egress: &Arc<Egress>,
+    reach: Reach,
 ) -> Result<reqwest::Client, SetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -98,7 +106,45 @@ pub fn http_client(
         .timeout(timeouts.request)
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("landed/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(5))
+        .dns_resolver(Arc::new(EgressResolver::new(egress.clone(), reach.clone())))
+        .redirect(redirect_policy(egress.clone(), reach))
+        // The next hop has no business knowing which repository was asked for.
+        .referer(false)
         .build()
         .map_err(SetupError::Http)
+}
+
+/// Every redirect hop is held to the egress rule, never downgrades https to http, and the
+/// chain stops after [`MAX_REDIRECTS`]. (reqwest drops `Authorization` on a hop to another
+/// host, port or scheme.)
+fn redirect_policy(egress: Arc<Egress>, reach: Reach) -> Policy {
+    Policy::custom(move |attempt: Attempt<'_>| {
+        let previous = attempt.previous();
+        if previous.len() > MAX_REDIRECTS {
+            let refusal = Refusal {
+                reason: RefusalReason::TooManyRedirects,
+                public: format!("the registry redirected more than {MAX_REDIRECTS} times"),
+                cause: format!(
+                    "redirect to {} after {} hops",
+                    attempt.url(),
+                    previous.len()
+                ),
+            };
+            return attempt.error(refusal);
+        }
+        let downgrade = previous.last().is_some_and(|p| p.scheme() == "https")
+            && attempt.url().scheme() != "https";
+        if downgrade {
+            let refusal = Refusal {
+                reason: RefusalReason::InsecureScheme,
+                public: "the registry redirected from https to plain http".into(),
+                cause: format!("redirect downgrade to {}", attempt.url()),
+            };
+            return attempt.error(refusal);
+        }
+        match egress.check_url(attempt.url(), &reach) {
+            Ok(()) => attempt.follow(),
+            Err(refusal) => attempt.error(refusal),
+        }
+    })
 }

@@ -8,19 +8,25 @@ use moka::Expiry;
 use serde::Deserialize;
 
 use super::auth::Credential;
-use super::errors::{parse_retry_after, RegistryError};
+use super::endpoint::refused;
+use super::errors::RegistryError;
 use super::secret::Secret;
+use super::wire::{read_body, retry_after, MAX_BODY};
 
 /// Lifetime assumed when the token server does not say (distribution token spec: 60 s).
 pub const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(60);
 /// Longest margin kept before a token's expiry.
 const MAX_MARGIN: Duration = Duration::from_secs(30);
 
-/// What identifies a cached token; the credential's identity, never its secret.
+/// What identifies a cached token; the credential's identity, never its secret. The
+/// registry is part of it, so a token fetched for one registry is never sent to another,
+/// whatever realm they share.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TokenKey {
+    /// The registry the token is for (its base URL).
+    pub registry: String,
     /// Token endpoint.
-    pub realm: String,
+    pub realm: reqwest::Url,
     /// `service` parameter.
     pub service: Option<String>,
     /// `scope` parameter.
@@ -98,11 +104,7 @@ impl TokenCache {
     ) -> Result<Secret, RegistryError> {
         let fetch = async {
             let fetched = fetch(http, key, credential).await;
-            let realm = reqwest::Url::parse(&key.realm).ok();
-            let host = realm
-                .as_ref()
-                .and_then(|u| u.host_str())
-                .unwrap_or("unknown");
+            let host = key.realm.host_str().unwrap_or("unknown");
             crate::metrics::global().token_fetch(host, fetched.is_ok());
             fetched
         };
@@ -125,9 +127,7 @@ async fn fetch(
     key: &TokenKey,
     credential: Option<&Credential>,
 ) -> Result<CachedToken, RegistryError> {
-    let mut url = reqwest::Url::parse(&key.realm).map_err(|e| {
-        RegistryError::InvalidResponse(format!("token realm {} is not a URL: {e}", key.realm))
-    })?;
+    let mut url = key.realm.clone();
     {
         let mut pairs = url.query_pairs_mut();
         if let Some(service) = &key.service {
@@ -140,10 +140,13 @@ async fn fetch(
         req = req.basic_auth(&c.username, Some(c.password.expose()));
     }
     let started = Instant::now();
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| RegistryError::transport("token request", e))?;
+    let resp =
+        req.send()
+            .await
+            .map_err(|e| match RegistryError::transport("token request", e) {
+                RegistryError::NotContacted(refusal) => refused(refusal),
+                other => other,
+            })?;
     let status = resp.status();
     tracing::debug!(
         realm = %key.realm,
@@ -153,23 +156,26 @@ async fn fetch(
         latency_ms = started.elapsed().as_millis() as u64,
         "token request"
     );
-    let retry_after = resp
-        .headers()
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| RegistryError::transport("token request", e))?;
+    let retry_after = retry_after(&resp);
+    let body = read_body(resp, MAX_BODY, "token request").await?;
     if !status.is_success() {
         // A 404 from a token server is not a missing image: keep it undetermined.
         let err = RegistryError::from_response(status, &body, retry_after);
         return Err(match err {
-            RegistryError::ManifestUnknown { status, message }
-            | RegistryError::NameUnknown { status, message } => {
-                RegistryError::UnexpectedStatus { status, message }
+            RegistryError::ManifestUnknown {
+                status,
+                code,
+                message,
             }
+            | RegistryError::NameUnknown {
+                status,
+                code,
+                message,
+            } => RegistryError::UnexpectedStatus {
+                status,
+                code,
+                message,
+            },
             other => other,
         });
     }

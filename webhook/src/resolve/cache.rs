@@ -1,11 +1,13 @@
 //! The answer caches of DESIGN.md: tag → digest (minutes), digest → exists (long), absent
 //! (seconds); a `landed` answer is kept past its lifetime for stale-if-error.
 //!
-//! Sharing across credentials: a `landed` answer describes the registry's content, not the
-//! caller, so it is shared by every workload. An `absent` answer is keyed by the caller's
-//! [`LookupContext`] too, because some registries answer 404 to callers who may not see a
-//! repository; it lives only seconds anyway. Errors (unauthorized, forbidden, rate_limited,
-//! unavailable) are never cached.
+//! Sharing across credentials: a `landed` answer obtained anonymously or with the server's
+//! own identity (GCP, its docker config) is shared by every workload: it says what landed
+//! itself can see. One obtained with a namespace's pull secret is kept under the caller's
+//! [`LookupContext`], so another namespace never learns from it what that secret reaches.
+//! An `absent` answer is always keyed by the caller's context, because some registries
+//! answer 404 to callers who may not see a repository; it lives only seconds anyway. Errors
+//! (unauthorized, forbidden, rate_limited, unavailable) are never cached.
 
 use std::time::{Duration, Instant};
 
@@ -84,6 +86,7 @@ pub struct LookupKey {
 struct Landed {
     digest: Box<str>,
     media_type: Option<&'static str>,
+    namespaced: bool,
     fresh_until: Instant,
     expires: Instant,
 }
@@ -93,6 +96,7 @@ impl Landed {
         Manifest {
             digest: self.digest.to_string(),
             media_type: self.media_type.map(str::to_owned),
+            namespaced: self.namespaced,
         }
     }
 }
@@ -119,6 +123,21 @@ pub struct Caches {
 }
 
 impl LookupKey {
+    /// The key of an answer only `ctx` may reuse: the packed key, a NUL (which neither a
+    /// reference nor a Kubernetes name contains), then who asked.
+    fn packed_for(&self, ctx: &LookupContext) -> Box<str> {
+        let mut packed = String::from(self.packed());
+        packed.push('\0');
+        packed.push_str(ctx.namespace.as_deref().unwrap_or(""));
+        packed.push('/');
+        packed.push_str(ctx.service_account.as_deref().unwrap_or(""));
+        for secret in &ctx.pull_secrets {
+            packed.push('/');
+            packed.push_str(secret);
+        }
+        packed.into_boxed_str()
+    }
+
     /// `registry/repository:tag` or `registry/repository@digest`: unambiguous, since a
     /// registry host and a repository contain neither `:`-then-tag nor `@`.
     fn packed(&self) -> Box<str> {
@@ -161,9 +180,11 @@ impl Caches {
         key: &LookupKey,
         ctx: &LookupContext,
     ) -> Option<Result<Manifest, RegistryError>> {
-        if let Some(landed) = self.landed.get(&*key.packed()) {
-            if Instant::now() < landed.fresh_until {
-                return Some(Ok(landed.manifest()));
+        for packed in [key.packed(), key.packed_for(ctx)] {
+            if let Some(landed) = self.landed.get(&*packed) {
+                if Instant::now() < landed.fresh_until {
+                    return Some(Ok(landed.manifest()));
+                }
             }
         }
         if self.config.absent_ttl.is_zero() {
@@ -193,14 +214,20 @@ impl Caches {
                 let landed = Landed {
                     digest: manifest.digest.as_str().into(),
                     media_type: known_media_type(manifest.media_type.as_deref()),
+                    namespaced: manifest.namespaced,
                     fresh_until: now + ttl,
                     expires: now + kept,
                 };
-                self.landed.insert(key.packed(), landed);
+                let packed = match manifest.namespaced {
+                    true => key.packed_for(ctx),
+                    false => key.packed(),
+                };
+                self.landed.insert(packed, landed);
             }
             Err(e) if e.class() == crate::verdict::VerdictClass::Absent => {
                 // A landed answer for the key is now wrong, even as a stale fallback.
                 self.landed.remove(&*key.packed());
+                self.landed.remove(&*key.packed_for(ctx));
                 if !self.config.absent_ttl.is_zero() {
                     self.absent
                         .insert((key.clone(), ctx.clone()), e.clone())
@@ -211,16 +238,20 @@ impl Caches {
         }
     }
 
-    /// The last `landed` answer for `key`, fresh or not, if the registry confirmed it less
-    /// than `staleIfError` after it went out of date: what stale-if-error may serve.
-    pub fn last_landed(&self, key: &LookupKey) -> Option<Manifest> {
-        let packed = key.packed();
-        let landed = self.landed.get(&*packed)?;
-        if Instant::now() < landed.expires {
-            Some(landed.manifest())
-        } else {
-            self.landed.remove(&*packed);
-            None
-        }
+    /// The last `landed` answer for `key` that `ctx` may see, fresh or not, if the registry
+    /// confirmed it less than `staleIfError` after it went out of date: what stale-if-error
+    /// may serve.
+    pub fn last_landed(&self, key: &LookupKey, ctx: &LookupContext) -> Option<Manifest> {
+        [key.packed(), key.packed_for(ctx)]
+            .into_iter()
+            .find_map(|packed| {
+                let landed = self.landed.get(&*packed)?;
+                if Instant::now() < landed.expires {
+                    Some(landed.manifest())
+                } else {
+                    self.landed.remove(&*packed);
+                    None
+                }
+            })
     }
 }

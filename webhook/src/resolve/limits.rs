@@ -1,7 +1,6 @@
 //! Pacing per registry: a concurrency limit, back-off after 429 (honouring Retry-After), and
 //! for GAR one AIMD window per project (its quota is per project).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -113,9 +112,9 @@ impl Aimd {
     }
 }
 
-struct RegistryLimit {
-    sem: Arc<Semaphore>,
-}
+/// Per-key state kept for at most a fixed number of keys (registries, GAR projects): a
+/// review names hosts and projects at will, so the least used are dropped beyond the cap.
+type Bounded<V> = quick_cache::sync::Cache<String, V>;
 
 /// Every pacing state of one resolver.
 pub struct Limits {
@@ -123,9 +122,9 @@ pub struct Limits {
     per_project: usize,
     default_retry: Duration,
     max_retry: Duration,
-    registries: Mutex<HashMap<String, Arc<RegistryLimit>>>,
-    projects: Mutex<HashMap<String, Arc<Aimd>>>,
-    backoff: Mutex<HashMap<String, Instant>>,
+    registries: Bounded<Arc<Semaphore>>,
+    projects: Bounded<Arc<Aimd>>,
+    backoff: Bounded<Instant>,
 }
 
 /// Slots held for one request.
@@ -135,22 +134,25 @@ pub struct Permits {
 }
 
 impl Limits {
-    /// Limits of `per_registry` concurrent requests and `per_project` per GAR project;
+    /// Limits of `per_registry` concurrent requests and `per_project` per GAR project, for
+    /// at most `max_keys` registries and as many projects (a dropped one starts afresh);
     /// 429s without Retry-After back off `default_retry`, and never longer than `max_retry`.
     pub fn new(
         per_registry: usize,
         per_project: usize,
         default_retry: Duration,
         max_retry: Duration,
+        max_keys: usize,
     ) -> Self {
+        let max_keys = max_keys.max(1);
         Self {
             per_registry: per_registry.max(1),
             per_project: per_project.max(1),
             default_retry,
             max_retry,
-            registries: Mutex::new(HashMap::new()),
-            projects: Mutex::new(HashMap::new()),
-            backoff: Mutex::new(HashMap::new()),
+            registries: Bounded::new(max_keys),
+            projects: Bounded::new(max_keys),
+            backoff: Bounded::new(max_keys),
         }
     }
 
@@ -166,15 +168,13 @@ impl Limits {
     /// `rate_limited` at once while a back-off for this registry (or GAR project) runs.
     pub fn check_backoff(&self, host: &str, repo: &str) -> Result<(), RegistryError> {
         let key = Self::pace_key(host, repo);
-        let mut map = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(&key) {
-            Some(until) if *until > Instant::now() => Err(RegistryError::RateLimited {
-                status: 429,
-                retry_after: Some(until.saturating_duration_since(Instant::now())),
-                message: format!("backing off {key} after the registry answered 429"),
+        match self.backoff.get(&key) {
+            Some(until) if until > Instant::now() => Err(RegistryError::BackingOff {
+                retry_after: until.saturating_duration_since(Instant::now()),
+                key,
             }),
             Some(_) => {
-                map.remove(&key);
+                self.backoff.remove(&key);
                 Ok(())
             }
             None => Ok(()),
@@ -185,27 +185,18 @@ impl Limits {
     pub fn project_window(&self, host: &str, repo: &str) -> Option<Arc<Aimd>> {
         let host = canonical_host(host);
         let project = gar_project(&host, repo)?;
-        let mut map = self.projects.lock().unwrap_or_else(|p| p.into_inner());
-        Some(
-            map.entry(format!("{host}/{project}"))
-                .or_insert_with(|| Aimd::new(self.per_project))
-                .clone(),
-        )
+        Some(get_or_insert(
+            &self.projects,
+            format!("{host}/{project}"),
+            || Aimd::new(self.per_project),
+        ))
     }
 
     /// Waits for a registry slot and, on GAR, a project slot.
     pub async fn acquire(&self, host: &str, repo: &str) -> Permits {
-        let registry = {
-            let mut map = self.registries.lock().unwrap_or_else(|p| p.into_inner());
-            map.entry(canonical_host(host))
-                .or_insert_with(|| {
-                    Arc::new(RegistryLimit {
-                        sem: Arc::new(Semaphore::new(self.per_registry)),
-                    })
-                })
-                .sem
-                .clone()
-        };
+        let registry = get_or_insert(&self.registries, canonical_host(host), || {
+            Arc::new(Semaphore::new(self.per_registry))
+        });
         let project = match self.project_window(host, repo) {
             Some(window) => Some(window.acquire().await),
             None => None,
@@ -226,10 +217,7 @@ impl Limits {
                     .min(self.max_retry);
                 let key = Self::pace_key(host, repo);
                 tracing::info!(registry = %key, retry_after_ms = wait.as_millis() as u64, "registry rate limited us; backing off");
-                self.backoff
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, Instant::now() + wait);
+                self.backoff.insert(key, Instant::now() + wait);
                 if let Some(w) = window {
                     w.on_rate_limited();
                 }
@@ -241,6 +229,14 @@ impl Limits {
             }
             Err(_) => {}
         }
+    }
+}
+
+/// The state for `key`, made by `make` when absent (or dropped earlier).
+fn get_or_insert<V: Clone>(map: &Bounded<V>, key: String, make: impl FnOnce() -> V) -> V {
+    match map.get_or_insert_with(&key, || Ok::<V, std::convert::Infallible>(make())) {
+        Ok(value) => value,
+        Err(never) => match never {},
     }
 }
 
@@ -268,9 +264,10 @@ mod tests {
 
     #[test]
     fn backoff_is_per_gar_project() {
-        let limits = Limits::new(4, 4, Duration::from_secs(1), Duration::from_secs(60));
+        let limits = Limits::new(4, 4, Duration::from_secs(1), Duration::from_secs(60), 64);
         let limited: Result<(), RegistryError> = Err(RegistryError::RateLimited {
             status: 429,
+            code: None,
             retry_after: Some(Duration::from_secs(30)),
             message: String::new(),
         });
@@ -283,5 +280,20 @@ mod tests {
             .is_ok());
         limits.record("reg.example", "x/y", &limited);
         assert!(limits.check_backoff("reg.example", "z").is_err());
+    }
+
+    #[tokio::test]
+    async fn pacing_state_for_hosts_and_projects_a_review_names_at_will_stays_bounded() {
+        let limits = Limits::new(4, 4, Duration::from_secs(1), Duration::from_secs(60), 32);
+        for i in 0..2_000 {
+            drop(limits.acquire(&format!("h{i}.example"), "x/y").await);
+            drop(
+                limits
+                    .acquire("us-docker.pkg.dev", &format!("proj-{i}/r/i"))
+                    .await,
+            );
+        }
+        assert!(limits.registries.len() <= 32, "{}", limits.registries.len());
+        assert!(limits.projects.len() <= 32, "{}", limits.projects.len());
     }
 }

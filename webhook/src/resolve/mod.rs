@@ -122,6 +122,10 @@ pub struct ResolveConfig {
     pub max_concurrent_per_registry: usize,
     /// Largest (and starting) AIMD window per GAR project (default 16).
     pub gar_project_concurrency: usize,
+    /// Most registries (hosts, GAR projects) other than the listed ones whose state
+    /// (connection defaults, challenge, concurrency limit, back-off) is kept; the least
+    /// recently used is dropped beyond it (default 1024). A review can name any host.
+    pub max_hosts: usize,
     /// Back-off after a 429 without Retry-After (default 1s).
     #[serde(with = "humantime_serde")]
     pub default_retry_after: Duration,
@@ -139,6 +143,7 @@ impl Default for ResolveConfig {
             deep_check: false,
             max_concurrent_per_registry: 32,
             gar_project_concurrency: 16,
+            max_hosts: 1024,
             default_retry_after: Duration::from_secs(1),
             max_retry_after: Duration::from_secs(60),
         }
@@ -165,6 +170,9 @@ impl ResolveConfig {
         }
         if self.max_concurrent_per_registry == 0 || self.gar_project_concurrency == 0 {
             return Err("resolve.maxConcurrentPerRegistry and resolve.garProjectConcurrency must be at least 1".into());
+        }
+        if self.max_hosts == 0 {
+            return Err("resolve.maxHosts must be at least 1".into());
         }
         Ok(())
     }

@@ -16,7 +16,9 @@ use crate::image::Reference;
 use crate::metrics::CacheResult;
 use crate::registry::auth::Authenticator;
 use crate::registry::config::canonical_host;
-use crate::registry::{index, Manifest, RegistryClient, RegistryError, Timeouts};
+use crate::registry::{
+    index, Egress, Manifest, Origin, RegistryClient, RegistryConfig, RegistryError, Timeouts,
+};
 use crate::verdict::{Verdict, VerdictClass};
 
 type Answer = Result<Manifest, RegistryError>;
@@ -39,8 +41,25 @@ struct Inner {
 }
 
 impl Resolver {
-    /// A resolver for `config`'s registries, budgets and caches.
+    /// A resolver for references from reviews: `config`'s registries, budgets and caches,
+    /// under the egress rule.
     pub fn new(config: &Config) -> Result<Self, ResolveError> {
+        Self::build(config, Origin::Review, &[])
+    }
+
+    /// A resolver for references the operator names (`landed check`): any registry is
+    /// contacted unless `egress.denyUnlisted` says otherwise.
+    pub fn for_operator(config: &Config) -> Result<Self, ResolveError> {
+        Self::build(config, Origin::Operator, &[])
+    }
+
+    /// A resolver for references of `origin`; `also_listed` are registry hosts the config
+    /// names elsewhere (`oci:` policy sources), listed like `registries:` entries.
+    pub fn build(
+        config: &Config,
+        origin: Origin,
+        also_listed: &[String],
+    ) -> Result<Self, ResolveError> {
         let rc = &config.resolve;
         rc.validate().map_err(ResolveError::Invalid)?;
         let timeouts = Timeouts {
@@ -48,7 +67,20 @@ impl Resolver {
             request: rc.request_timeout,
         };
         let auth = Authenticator::new(config.docker_config.clone(), rc.request_timeout);
-        let client = RegistryClient::new(&config.registries, timeouts, auth)?;
+        let mut registries = config.registries.clone();
+        for host in also_listed {
+            let known = registries
+                .iter()
+                .any(|r| canonical_host(&r.host) == canonical_host(host));
+            if !known {
+                registries.push(RegistryConfig {
+                    host: host.clone(),
+                    ..RegistryConfig::default()
+                });
+            }
+        }
+        let egress = Egress::new(&config.egress, origin).map_err(ResolveError::Invalid)?;
+        let client = RegistryClient::new(&registries, timeouts, egress, rc.max_hosts, auth)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -58,6 +90,7 @@ impl Resolver {
                     rc.gar_project_concurrency,
                     rc.default_retry_after,
                     rc.max_retry_after,
+                    rc.max_hosts,
                 ),
                 config: rc.clone(),
                 flights: tokio::sync::Mutex::new(HashMap::new()),
@@ -85,17 +118,32 @@ impl Resolver {
     ) -> Verdict {
         let started = Instant::now();
         let budget = deadline.saturating_duration_since(started);
+        // A registry landed may not contact gets its answer now: no cache, flight or
+        // pacing state is made for a host a review names at will.
+        if let Err(e) = self.inner.client.endpoint(reference.registry()) {
+            return from_error(&e);
+        }
         let verdict = match tokio::time::timeout_at(deadline, self.verdict(reference, ctx)).await {
             Ok(v) => v,
-            Err(_) => Verdict::new(VerdictClass::Unavailable, super::no_answer(budget).detail),
+            Err(_) => super::no_answer(budget),
         };
         let verdict = match verdict.class {
             VerdictClass::Unavailable | VerdictClass::RateLimited => {
-                match self.inner.caches.last_landed(&self.stale_key(reference)) {
+                match self
+                    .inner
+                    .caches
+                    .last_landed(&self.stale_key(reference), ctx)
+                {
                     Some(good) => {
                         crate::metrics::global().cache(CacheResult::Stale);
                         let mut stale = Verdict::landed(good.digest);
                         stale.stale = true;
+                        stale.cause = Some(format!(
+                            "{}; registry failing now ({}: {}), served from cache",
+                            stale.detail,
+                            verdict.class,
+                            verdict.operator_detail()
+                        ));
                         stale.detail = format!(
                             "{}; registry failing now ({}: {}), served from cache",
                             stale.detail, verdict.class, verdict.detail
@@ -112,6 +160,7 @@ impl Resolver {
             repository = %reference.repository(),
             verdict = %verdict.class,
             stale = verdict.stale,
+            cause = verdict.operator_detail(),
             latency_ms = started.elapsed().as_millis() as u64,
             "resolved"
         );
@@ -152,19 +201,25 @@ impl Resolver {
                     (Err(e), _) => from_error(&e),
                     (Ok(m), Ok(t)) if t.digest == m.digest => Verdict::landed(m.digest),
                     (Ok(m), Ok(t)) => Verdict {
-                        class: VerdictClass::DigestMismatch,
                         digest: Some(t.digest.clone()),
-                        detail: format!(
-                            "tag {tag} now points at {}, not at the pinned {}",
-                            t.digest, m.digest
-                        ),
-                        stale: false,
+                        ..Verdict::new(
+                            VerdictClass::DigestMismatch,
+                            format!(
+                                "tag {tag} now points at {}, not at the pinned {}",
+                                t.digest, m.digest
+                            ),
+                        )
                     },
                     (Ok(m), Err(e)) if e.class() == VerdictClass::Absent => Verdict {
                         detail: format!(
+                            "manifest {} exists; tag {tag} no longer does ({})",
+                            m.digest,
+                            e.public_detail()
+                        ),
+                        cause: Some(format!(
                             "manifest {} exists; tag {tag} no longer does ({e})",
                             m.digest
-                        ),
+                        )),
                         ..Verdict::landed(m.digest)
                     },
                     (Ok(_), Err(e)) => from_error(&e),
@@ -307,8 +362,9 @@ impl Resolver {
     }
 }
 
+/// The public detail for the client, the whole error for the operator.
 fn from_error(e: &RegistryError) -> Verdict {
-    Verdict::new(e.class(), e.to_string())
+    Verdict::with_cause(e.class(), e.public_detail(), e.to_string())
 }
 
 fn answer_to_verdict(answer: Answer) -> Verdict {

@@ -29,6 +29,16 @@ pub struct Credential {
     pub identity: String,
 }
 
+/// How the identity of a credential read from a namespace's pull secret begins.
+pub const PULL_SECRET_IDENTITY: &str = "pull-secret:";
+
+impl Credential {
+    /// Whether it is a namespace's pull secret, whose answers belong to that namespace.
+    pub fn is_namespaced(&self) -> bool {
+        self.identity.starts_with(PULL_SECRET_IDENTITY)
+    }
+}
+
 /// Every credential source, asked in order.
 pub struct Authenticator {
     gcp: GcpSource,

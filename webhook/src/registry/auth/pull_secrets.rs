@@ -9,7 +9,7 @@ use kube::Api;
 use tokio::sync::OnceCell;
 
 use super::docker_config::DockerConfig;
-use super::Credential;
+use super::{Credential, PULL_SECRET_IDENTITY};
 use crate::resolve::LookupContext;
 
 /// How long secrets and service accounts read from the API are reused.
@@ -73,7 +73,7 @@ impl PullSecretSource {
             let Some(config) = self.secret(&client, ns, &name).await.as_ref().clone() else {
                 continue;
             };
-            let identity = format!("pull-secret:{ns}/{name}");
+            let identity = format!("{PULL_SECRET_IDENTITY}{ns}/{name}");
             if let Some(c) = config.inline_for(host, &identity) {
                 return Some(c);
             }
