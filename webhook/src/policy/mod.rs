@@ -1,9 +1,11 @@
 //! The rules: each policy reads the admission request and the image verdicts and answers
 //! allow, deny, warn or patch.
 
+mod clock;
 mod contract;
 mod engine;
 mod host;
+mod limiter;
 mod loader;
 mod oci;
 mod output;
