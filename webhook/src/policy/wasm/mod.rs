@@ -41,6 +41,14 @@ pub enum LoadError {
     /// `validate-settings` refused the settings.
     #[error("settings refused by the policy: {0}")]
     Settings(String),
+    /// The entry's source is refused as configured (e.g. an unpinned `oci:` reference).
+    #[error("policy {policy:?}: {reason}")]
+    Source {
+        /// The policy's name.
+        policy: String,
+        /// Why.
+        reason: String,
+    },
     /// The policy could not be fetched from its source.
     #[error("cannot fetch {source_ref}: {reason}")]
     Fetch {
