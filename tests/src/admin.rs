@@ -147,6 +147,32 @@ impl AdminClient {
         })
     }
 
+    /// A manifest GET with all four Accept types: its status, digest header and body as served.
+    pub fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<(u16, Option<String>, Vec<u8>)> {
+        block_on(async {
+            let response = self
+                .request(
+                    Method::GET,
+                    &format!("{}/v2/{repo}/manifests/{reference}", self.endpoint),
+                    repo,
+                )?
+                .header(ACCEPT, MANIFEST_ACCEPT)
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            let digest = response
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            Ok((status, digest, response.bytes().await?.to_vec()))
+        })
+    }
+
     /// The status of a manifest HEAD with all four Accept types, and its digest header.
     pub fn head_manifest(&self, repo: &str, reference: &str) -> Result<(u16, Option<String>)> {
         block_on(async {

@@ -14,13 +14,16 @@ use futures::future::BoxFuture;
 use landed::admission::{decode, Endpoint, Pipeline};
 use landed::config::Config;
 use landed::policy::{
-    FetchPolicy, PolicyConfig, PolicyHost, PolicyLoader, PolicyStore, OCI_RETRY_INTERVAL,
+    FetchPolicy, FetchedPolicy, PolicyConfig, PolicyHost, PolicyLoader, PolicyStore,
+    OCI_RETRY_INTERVAL,
 };
 use landed::resolve::TableResolver;
 use landed::verdict::{Verdict, VerdictClass};
 use policy_support::{engine, image, input, wat_policy_saying};
 
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
+/// A pin for `oci:` sources in these tests (the fetchers here do not check it).
+const PIN: &str = "sha256:9b2a0d3a3b0f1c4e5d6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a";
 
 /// An AdmissionReview creating a Pod that runs `image`.
 fn pod_review(image: &str) -> String {
@@ -57,6 +60,7 @@ fn entry(name: &str, path: &Path) -> PolicyConfig {
         name: name.into(),
         path: Some(path.to_owned()),
         oci: None,
+        allow_unpinned: false,
         settings: serde_json::Value::Null,
         mode: None,
         failure_policy: None,
@@ -199,8 +203,8 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.wasm");
     write_atomically(&good, &wat_policy_saying("good", None, ""));
-    let policies = "  - name: good\n    path: good.wasm\n  - name: missing\n    path: nope.wasm\n  - name: require-landed\n  - name: mystery\n  - name: remote\n    oci: registry.example/policies/x:1\n";
-    let (_, host) = host_from(dir.path(), policies).await;
+    let policies = format!("  - name: good\n    path: good.wasm\n  - name: missing\n    path: nope.wasm\n  - name: require-landed\n  - name: mystery\n  - name: remote\n    oci: registry.example/policies/x:1@{PIN}\n  - name: unpinned\n    oci: registry.example/policies/x:1\n");
+    let (_, host) = host_from(dir.path(), &policies).await;
     let store = host.store();
     let answers = answers_of(&store).await;
     assert_eq!(answers[0], ("good".to_owned(), Ok(vec!["good".to_owned()])));
@@ -208,7 +212,14 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
     let names: Vec<&str> = answers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["good", "missing", "require-landed", "mystery", "remote"]
+        [
+            "good",
+            "missing",
+            "require-landed",
+            "mystery",
+            "remote",
+            "unpinned"
+        ]
     );
     for (name, answer) in &answers[1..] {
         let err = answer.clone().unwrap_err();
@@ -227,6 +238,11 @@ async fn a_policy_that_fails_to_load_is_reported_and_the_others_serve() {
     assert!(builtin.contains("policies/build.sh"), "{builtin}");
     assert!(by_name("mystery").error.unwrap().contains("not a built-in"));
     assert!(by_name("remote").error.unwrap().contains("OCI"));
+    let unpinned = by_name("unpinned").error.unwrap();
+    assert!(
+        unpinned.contains("is not pinned by digest") && unpinned.contains("allowUnpinned: true"),
+        "{unpinned}"
+    );
     let json = serde_json::to_value(&*status).unwrap();
     assert_eq!(json[0]["name"], "good");
     assert!(json[0]["digest"].as_str().unwrap().starts_with("sha256:"));
@@ -281,10 +297,13 @@ struct Flaky {
 }
 
 impl FetchPolicy for Flaky {
-    fn fetch<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+    fn fetch<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<FetchedPolicy, String>> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let answer = if self.ready.load(Ordering::SeqCst) {
-            Ok(self.bytes.clone())
+            Ok(FetchedPolicy {
+                bytes: self.bytes.clone(),
+                manifest_digest: Some(PIN.into()),
+            })
         } else {
             Err("registry unavailable (503)".to_owned())
         };
@@ -302,7 +321,10 @@ async fn an_oci_policy_that_failed_at_start_is_fetched_again_until_it_loads() {
     let dir = tempfile::tempdir().unwrap();
     let loader = PolicyLoader::new(engine(), dir.path().to_owned()).with_fetcher(flaky.clone());
     let mut remote = entry("remote", Path::new("unused"));
-    (remote.path, remote.oci) = (None, Some("registry.example/policies/remote:1".into()));
+    (remote.path, remote.oci) = (
+        None,
+        Some(format!("registry.example/policies/remote:1@{PIN}")),
+    );
     let host = PolicyHost::load(loader, vec![remote]).await;
     let store = host.store();
     assert!(!store.all_loaded());

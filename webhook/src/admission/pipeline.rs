@@ -168,7 +168,10 @@ impl Pipeline {
             return Outcome::Skipped("no new or changed images");
         }
         let ctx = LookupContext::for_pod(req.namespace.clone(), &spec);
-        let images = self.resolve_all(images, &ctx).await;
+        // One lookup deadline for the review: its images first, then its policies'
+        // `resolve-image` calls share what is left.
+        let deadline = tokio::time::Instant::now() + self.config.resolve.deadline;
+        let images = self.resolve_all(images, &ctx, deadline).await;
         let input = PolicyInput {
             request: request_info(req, kind, object),
             images,
@@ -179,7 +182,8 @@ impl Pipeline {
                 mutating: endpoint == Endpoint::Mutate,
             },
         };
-        Outcome::Evaluated(self.run_policies(input, ctx, mode, on_undetermined).await)
+        let evaluation = self.run_policies(input, ctx, deadline, mode, on_undetermined);
+        Outcome::Evaluated(evaluation.await)
     }
 
     fn breakglass(&self, object: &ReviewObject) -> Option<String> {
@@ -204,10 +208,14 @@ impl Pipeline {
             .unwrap_or_default()
     }
 
-    /// Resolves every distinct reference once, all concurrently, under one deadline.
-    async fn resolve_all(&self, images: Vec<FoundImage>, ctx: &LookupContext) -> Vec<ImageInput> {
+    /// Resolves every distinct reference once, all concurrently, by `deadline`.
+    async fn resolve_all(
+        &self,
+        images: Vec<FoundImage>,
+        ctx: &LookupContext,
+        deadline: tokio::time::Instant,
+    ) -> Vec<ImageInput> {
         let budget = self.config.resolve.deadline;
-        let deadline = tokio::time::Instant::now() + budget;
         let parsed: Vec<_> = images
             .iter()
             .map(|i| self.references.parse(&i.image))
@@ -272,6 +280,7 @@ impl Pipeline {
         &self,
         input: PolicyInput,
         ctx: LookupContext,
+        deadline: tokio::time::Instant,
         mode: Mode,
         _: OnUndetermined,
     ) -> Evaluation {
@@ -280,7 +289,7 @@ impl Pipeline {
         let mutating = input.context.mutating;
         // Shared by every policy of the review; each part is encoded when a policy that is
         // called first needs it, so a review whose answers are all reused encodes nothing.
-        let prepared = PreparedInput::with_lookup(&input, ctx);
+        let prepared = PreparedInput::with_lookup(&input, ctx).with_deadline(deadline.into_std());
         let applicable = set.policies.iter().filter(|p| p.runs_on.includes(mutating));
         for loaded in applicable {
             let name = loaded.policy.name();

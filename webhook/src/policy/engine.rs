@@ -14,13 +14,14 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct PolicyLimits {
-    /// Wall-clock budget of guest code per call (time inside `resolve-image` is not
-    /// counted; it has the review's deadline). A backstop against runaway guests, not a
+    /// Wall-clock budget of guest code per call, across all its `resolve-image` calls (time
+    /// inside them is not counted; the lookups have the review's deadline). A backstop against runaway guests, not a
     /// CPU meter: built-ins take microseconds, but a CPU-throttled container (CFS quota) can
     /// be paused for 100 ms periods, and a tight wall clock would turn that into denials.
     #[serde(with = "humantime_serde")]
     pub deadline: Duration,
-    /// Linear memory per instance, in MiB.
+    /// Memory per instance, in MiB: all its linear memories and tables together (a table
+    /// element counts as 8 bytes).
     pub max_memory_mib: u32,
     /// Table elements per table.
     pub max_table_elements: u32,
@@ -28,7 +29,8 @@ pub struct PolicyLimits {
     pub fuel: Option<u64>,
     /// Largest accepted output JSON, in bytes.
     pub max_output_bytes: usize,
-    /// Most `resolve-image` calls one evaluation may make.
+    /// Most `resolve-image` calls one evaluation may make (answered from the review or not);
+    /// one more traps the guest.
     pub max_resolve_calls: u32,
     /// Instances that may run at once (sizes the pooling allocator).
     pub max_concurrent: u32,
@@ -56,8 +58,7 @@ impl PolicyLimits {
 
     /// The deadline in epoch ticks (at least one).
     pub fn deadline_ticks(&self) -> u64 {
-        let ticks = self.deadline.as_micros() / EPOCH_TICK.as_micros();
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+        super::clock::ticks(self.deadline)
     }
 }
 

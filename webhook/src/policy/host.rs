@@ -1,5 +1,6 @@
 //! What a guest's store holds and what the host offers it: resource limits and the
-//! `resolve-image` import. Every other import (the WASI interfaces a wasip2 guest links
+//! `resolve-image` import, whose calls are counted, charged to the guest's clock, and bounded
+//! by the review's lookup deadline. Every other import (the WASI interfaces a wasip2 guest links
 //! against: filesystem, clocks, environment, random, stdio) is defined as a trap, so a
 //! guest gets no filesystem, network, clock or environment.
 
@@ -7,10 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use wasmtime::component::{Component, Linker};
-use wasmtime::{ResourceLimiter, StoreContextMut, StoreLimits, StoreLimitsBuilder};
+use wasmtime::component::{Component, Linker, WasmStr};
+use wasmtime::{ResourceLimiter, StoreContextMut, Trap};
 
+use super::clock::GuestClock;
 use super::engine::PolicyLimits;
+use super::limiter::{Limiter, Refused};
 use super::ImageInput;
 use crate::image::Reference;
 use crate::resolve::{LookupContext, Resolve};
@@ -24,8 +27,33 @@ pub const HOST_INTERFACE: &str = "landed:policy/host@0.1.0";
 pub struct ResolveAccess {
     /// The webhook's resolver (cache, credentials, budgets).
     pub resolver: Arc<dyn Resolve>,
-    /// Budget for all lookups of one evaluation (the review's remaining deadline).
+    /// Budget for all lookups of one evaluation outside a review (`landed policy run`); in a
+    /// review, its policies share what is left of the review's own deadline instead.
     pub budget: Duration,
+}
+
+/// What `resolve-image` answers from in one evaluation: who is asking, the review's own
+/// images, and when the review's lookups must end.
+#[derive(Clone, Default)]
+pub struct ReviewLookups {
+    /// Who is asking (namespace, pull secrets, service account).
+    pub context: Arc<LookupContext>,
+    /// The review's images, answered without a lookup.
+    pub images: Arc<[ImageInput]>,
+    /// The review's `resolve.deadline`, shared by all its policies; `None` outside a review
+    /// (each evaluation then gets [`ResolveAccess::budget`] afresh).
+    pub deadline: Option<Instant>,
+}
+
+/// Why the host stopped a guest in a host call.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The guest called `resolve-image` more often than allowed.
+    #[error("called resolve-image more than {limit} times in one evaluation (policyLimits.maxResolveCalls)")]
+    TooManyResolveCalls {
+        /// The cap.
+        limit: u32,
+    },
 }
 
 /// Data of one store (one call).
@@ -35,32 +63,34 @@ pub struct HostState {
     runtime: Option<tokio::runtime::Handle>,
     lookup: Arc<LookupContext>,
     images: Arc<[ImageInput]>,
-    deadline: Instant,
-    calls_left: u32,
-    deadline_ticks: u64,
+    /// When this evaluation's lookups must end.
+    lookup_deadline: Instant,
+    calls_made: u32,
+    max_calls: u32,
+    clock: GuestClock,
     // Whether the guest runs on a tokio worker thread, where blocking on the resolver must
     // hand the worker's other tasks over first (`block_in_place`).
     on_worker: bool,
 }
 
 impl HostState {
-    /// State for one call under `limits`.
+    /// State for one call under `limits`; the guest's clock starts now.
     pub fn new(
         limits: &PolicyLimits,
         resolve: Option<ResolveAccess>,
-        lookup: Arc<LookupContext>,
-        images: Arc<[ImageInput]>,
+        scope: ReviewLookups,
     ) -> Self {
         let budget = resolve.as_ref().map_or(Duration::ZERO, |r| r.budget);
         Self {
             limiter: Limiter::new(limits),
+            lookup_deadline: scope.deadline.unwrap_or_else(|| Instant::now() + budget),
             resolve,
             runtime: tokio::runtime::Handle::try_current().ok(),
-            lookup,
-            images,
-            deadline: Instant::now() + budget,
-            calls_left: limits.max_resolve_calls,
-            deadline_ticks: limits.deadline_ticks(),
+            lookup: scope.context,
+            images: scope.images,
+            calls_made: 0,
+            max_calls: limits.max_resolve_calls,
+            clock: GuestClock::start(limits.deadline),
             on_worker: false,
         }
     }
@@ -75,75 +105,30 @@ impl HostState {
         &mut self.limiter
     }
 
-    /// The memory growth that was refused, if any (bytes asked for).
-    pub fn memory_refused(&self) -> Option<usize> {
-        self.limiter.memory_refused
+    /// The growth refused for passing the memory cap, if any.
+    pub fn memory_refused(&self) -> Option<Refused> {
+        self.limiter.refused()
     }
-}
 
-/// `StoreLimits` plus a record of refused memory growth, for clear error messages.
-struct Limiter {
-    limits: StoreLimits,
-    memory_refused: Option<usize>,
-}
-
-impl Limiter {
-    fn new(limits: &PolicyLimits) -> Self {
-        Self {
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.max_memory_bytes())
-                .table_elements(limits.max_table_elements as usize)
-                .instances(32)
-                .tables(32)
-                .memories(4)
-                .trap_on_grow_failure(true)
-                .build(),
-            memory_refused: None,
+    /// The guest enters a host call: its time so far is charged and the call counted. A
+    /// guest whose time is spent stops as at its deadline; one over the call cap traps.
+    fn enter_host(&mut self) -> wasmtime::Result<()> {
+        if !self.clock.pause() {
+            return Err(Trap::Interrupt.into());
         }
-    }
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let answer = self.limits.memory_growing(current, desired, maximum);
-        if !matches!(answer, Ok(true)) {
-            self.memory_refused = Some(desired);
+        self.calls_made = self.calls_made.saturating_add(1);
+        if self.calls_made > self.max_calls {
+            return Err(wasmtime::Error::new(HostError::TooManyResolveCalls {
+                limit: self.max_calls,
+            }));
         }
-        answer
+        Ok(())
     }
 
-    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.limits.memory_grow_failed(error)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
-    }
-
-    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.limits.table_grow_failed(error)
-    }
-
-    fn instances(&self) -> usize {
-        self.limits.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.limits.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.limits.memories()
+    /// The guest resumes: its epoch deadline is what it had left, nothing more.
+    fn leave_host(&mut self) -> u64 {
+        self.clock.resume();
+        self.clock.ticks_left()
     }
 }
 
@@ -173,8 +158,12 @@ fn answer(reference: &str, normalized: Option<String>, verdict: Verdict) -> Stri
     serde_json::to_string(&json).unwrap_or_else(|_| String::from("{}"))
 }
 
+/// Longest reference text `resolve-image` reads out of the guest: a valid reference is at
+/// most a 255-character name, a 128-character tag and a digest.
+pub const MAX_REFERENCE_BYTES: usize = 1024;
+
 /// Answers one `resolve-image` call: from the review's own images first, then the
-/// resolver under the remaining budget.
+/// resolver until the lookup deadline.
 fn resolve_image(state: &mut HostState, reference: &str) -> String {
     if let Some(image) = state
         .images
@@ -199,19 +188,21 @@ fn resolve_image(state: &mut HostState, reference: &str) -> String {
     };
     let normalized = Some(parsed.to_string());
     let unavailable = |detail: &str| Verdict::new(VerdictClass::Unavailable, detail);
-    if state.calls_left == 0 {
-        let verdict = unavailable("resolve-image call limit of this evaluation reached");
-        return answer(reference, normalized, verdict);
-    }
-    state.calls_left -= 1;
     let (Some(access), Some(runtime)) = (state.resolve.clone(), state.runtime.clone()) else {
         let verdict = unavailable("no resolver is available to this policy here");
         return answer(reference, normalized, verdict);
     };
-    let remaining = state.deadline.saturating_duration_since(Instant::now());
+    if state.lookup_deadline <= Instant::now() {
+        let verdict = unavailable("the review's lookup deadline passed");
+        return answer(reference, normalized, verdict);
+    }
+    let deadline = tokio::time::Instant::from_std(state.lookup_deadline);
     let lookup = &state.lookup;
     let lookup = async {
-        tokio::time::timeout(remaining, access.resolver.resolve(&parsed, lookup))
+        // The resolver answers by the deadline itself; the timeout holds one that does not,
+        // since nothing else bounds the time a guest spends in the host.
+        let answer = access.resolver.resolve_until(&parsed, lookup, deadline);
+        tokio::time::timeout_at(deadline, answer)
             .await
             .unwrap_or_else(|_| unavailable("the review's lookup deadline passed"))
     };
@@ -224,6 +215,19 @@ fn resolve_image(state: &mut HostState, reference: &str) -> String {
     answer(reference, normalized, verdict)
 }
 
+/// The reference a guest passes, read from its memory only when it is short enough to be
+/// valid (so a guest cannot make the host copy its whole memory per call).
+fn reference_text(
+    store: &StoreContextMut<'_, HostState>,
+    reference: &WasmStr,
+) -> wasmtime::Result<Result<String, usize>> {
+    let text = reference.to_str(store)?;
+    Ok(match text.len() {
+        len if len > MAX_REFERENCE_BYTES => Err(len),
+        _ => Ok(text.into_owned()),
+    })
+}
+
 /// A linker offering `resolve-image` and trapping on every other import of `component`.
 pub fn linker(
     engine: &wasmtime::Engine,
@@ -232,11 +236,18 @@ pub fn linker(
     let mut linker = Linker::new(engine);
     linker.instance(HOST_INTERFACE)?.func_wrap(
         "resolve-image",
-        |mut store: StoreContextMut<'_, HostState>, (reference,): (String,)| {
-            let json = resolve_image(store.data_mut(), &reference);
-            // Time spent waiting on the registry is not guest time: restart the guest's
-            // deadline (the lookups themselves are bounded by the review's budget).
-            let ticks = store.data().deadline_ticks;
+        |mut store: StoreContextMut<'_, HostState>, (reference,): (WasmStr,)| {
+            store.data_mut().enter_host()?;
+            let json = match reference_text(&store, &reference)? {
+                Ok(reference) => resolve_image(store.data_mut(), &reference),
+                Err(len) => {
+                    let detail = format!("a reference of {len} bytes is longer than any valid one");
+                    let verdict = Verdict::new(VerdictClass::InvalidReference, detail);
+                    answer("", None, verdict)
+                }
+            };
+            // Time in the host is not the guest's: it gets back what it had left, no more.
+            let ticks = store.data_mut().leave_host();
             store.set_epoch_deadline(ticks);
             Ok((json,))
         },

@@ -12,6 +12,7 @@ use super::host::ResolveAccess;
 use super::wasm::{LoadError, WasmPolicy};
 use super::{FailurePolicy, InputScope, Loaded, Policy, RunsOn};
 use crate::config::{Config, Mode};
+use crate::image::{Reference, ReferenceError};
 
 /// Env var naming the directory of built-in policy components.
 pub const POLICY_DIR_ENV: &str = "LANDED_POLICY_DIR";
@@ -50,9 +51,13 @@ pub struct PolicyConfig {
     /// from the policy directory.
     #[serde(default)]
     pub path: Option<PathBuf>,
-    /// OCI artifact reference holding the component.
+    /// OCI artifact reference holding the component, pinned by digest
+    /// (`registry/repo@sha256:…` or `registry/repo:tag@sha256:…`).
     #[serde(default)]
     pub oci: Option<String>,
+    /// Accept an `oci:` reference without a digest (whatever its tag points to when fetched).
+    #[serde(default)]
+    pub allow_unpinned: bool,
     /// Settings handed to the policy (checked at load by `validate-settings`).
     #[serde(default)]
     pub settings: serde_json::Value,
@@ -79,6 +84,7 @@ impl PolicyConfig {
             name: name.to_owned(),
             path: None,
             oci: None,
+            allow_unpinned: false,
             settings: serde_json::Value::Null,
             mode: None,
             failure_policy: Some(failure_policy),
@@ -165,8 +171,22 @@ pub fn builtin_file(dir: &Path, name: &str) -> PathBuf {
 /// [`PolicyLoader::with_fetcher`], `oci:` entries fail to load with a clear message and
 /// the other policies keep working.
 pub trait FetchPolicy: Send + Sync {
-    /// The component bytes stored at `reference`.
-    fn fetch<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>>;
+    /// The component stored at `reference`; a pinned reference's manifest must match its pin.
+    fn fetch<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<FetchedPolicy, String>>;
+}
+
+/// A policy component's bytes and, from a registry, the manifest digest they came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedPolicy {
+    /// The component.
+    pub bytes: Vec<u8>,
+    /// The digest of the manifest as received (`oci:` sources).
+    pub manifest_digest: Option<String>,
+}
+
+/// The reference of an `oci:` source (a leading `oci://` is allowed).
+pub fn oci_reference(text: &str) -> Result<Reference, ReferenceError> {
+    Reference::parse(text.trim_start_matches("oci://"))
 }
 
 /// Where one entry's component comes from.
@@ -248,7 +268,23 @@ impl PolicyLoader {
                 Some(base) if path.is_relative() => base.join(path),
                 _ => path.clone(),
             })),
-            (None, Some(reference)) => Ok(Source::Oci(reference.clone())),
+            (None, Some(reference)) => {
+                let parsed = oci_reference(reference).map_err(|e| LoadError::Source {
+                    policy: entry.name.clone(),
+                    reason: format!("`oci: {reference}` is not a valid reference: {e}"),
+                })?;
+                if parsed.digest().is_none() && !entry.allow_unpinned {
+                    return Err(LoadError::Source {
+                        policy: entry.name.clone(),
+                        reason: format!(
+                            "`oci: {reference}` is not pinned by digest: pin it \
+                             ({reference}@sha256:…, the digest of the manifest you reviewed) \
+                             or set `allowUnpinned: true` to run whatever the tag points to"
+                        ),
+                    });
+                }
+                Ok(Source::Oci(reference.clone()))
+            }
             (None, None) if BUILTINS.contains(&entry.name.as_str()) => {
                 Ok(Source::File(builtin_file(&self.dir, &entry.name)))
             }
@@ -260,21 +296,16 @@ impl PolicyLoader {
         }
     }
 
-    /// The bytes of `source`.
-    pub async fn fetch(&self, source: &Source) -> Result<Vec<u8>, LoadError> {
+    /// The bytes of `source` (with the manifest digest for `oci:` sources).
+    pub async fn fetch(&self, source: &Source) -> Result<FetchedPolicy, LoadError> {
         match source {
-            Source::File(path) => tokio::fs::read(path).await.map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound if path.starts_with(&self.dir) => LoadError::Fetch {
-                    source_ref: path.display().to_string(),
-                    reason: "built-in policy not found: build them with policies/build.sh \
-                                     or set policyDir / LANDED_POLICY_DIR"
-                        .into(),
-                },
-                _ => LoadError::Read {
-                    path: path.clone(),
-                    source: e,
-                },
-            }),
+            Source::File(path) => match tokio::fs::read(path).await {
+                Ok(bytes) => Ok(FetchedPolicy {
+                    bytes,
+                    manifest_digest: None,
+                }),
+                Err(e) => Err(self.unreadable(path, e)),
+            },
             Source::Oci(reference) => match &self.fetcher {
                 Some(fetcher) => {
                     fetcher
@@ -291,6 +322,21 @@ impl PolicyLoader {
                         "loading policies from OCI registries is not available in this build yet"
                             .into(),
                 }),
+            },
+        }
+    }
+
+    fn unreadable(&self, path: &Path, e: std::io::Error) -> LoadError {
+        match e.kind() {
+            std::io::ErrorKind::NotFound if path.starts_with(&self.dir) => LoadError::Fetch {
+                source_ref: path.display().to_string(),
+                reason: "built-in policy not found: build them with policies/build.sh \
+                         or set policyDir / LANDED_POLICY_DIR"
+                    .into(),
+            },
+            _ => LoadError::Read {
+                path: path.to_owned(),
+                source: e,
             },
         }
     }

@@ -1,9 +1,11 @@
 //! The rules: each policy reads the admission request and the image verdicts and answers
 //! allow, deny, warn or patch.
 
+mod clock;
 mod contract;
 mod engine;
 mod host;
+mod limiter;
 mod loader;
 mod oci;
 mod output;
@@ -22,8 +24,9 @@ pub use contract::{
 pub use engine::{EngineError, PolicyEngine, PolicyLimits, EPOCH_TICK};
 pub use host::{ResolveAccess, HOST_INTERFACE};
 pub use loader::{
-    builtin_file, builtin_runs_on, default_entries, policy_dir, FetchPolicy, PolicyConfig,
-    PolicyLoader, Source, BUILTINS, DEV_POLICY_DIR, POLICY_DIR_ENV, SYSTEM_POLICY_DIR,
+    builtin_file, builtin_runs_on, default_entries, oci_reference, policy_dir, FetchPolicy,
+    FetchedPolicy, PolicyConfig, PolicyLoader, Source, BUILTINS, DEV_POLICY_DIR, POLICY_DIR_ENV,
+    SYSTEM_POLICY_DIR,
 };
 pub use oci::OciFetcher;
 pub use output::parse_output;

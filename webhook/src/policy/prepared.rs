@@ -4,12 +4,14 @@
 //! spliced in per call.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use serde::Serialize;
 
 use kube::core::GroupVersionKind;
 
 use super::contract::RequestSummary;
+use super::host::ReviewLookups;
 use super::reuse::Question;
 use super::{ImageInput, InputScope, PolicyContext, PolicyInput};
 use crate::admission::WorkloadKind;
@@ -21,6 +23,8 @@ use crate::resolve::LookupContext;
 pub struct PreparedInput<'a> {
     input: &'a PolicyInput,
     lookup: Arc<LookupContext>,
+    /// The review's lookup deadline, shared by all its policies' `resolve-image` calls.
+    deadline: Option<Instant>,
     /// `{"request":…,"images":[…]` with the whole request.
     full: OnceLock<Encoded>,
     /// The same with the request summarised ([`InputScope::Images`]).
@@ -53,12 +57,21 @@ impl<'a> PreparedInput<'a> {
         Self {
             input,
             lookup: Arc::new(lookup),
+            deadline: None,
             full: OnceLock::new(),
             summary: OnceLock::new(),
             tail: OnceLock::new(),
             images_json: OnceLock::new(),
             images: OnceLock::new(),
         }
+    }
+
+    /// The same, its policies' lookups ending at `deadline` (the review's `resolve.deadline`):
+    /// all policies of a review share what is left of it. Without one, each evaluation's
+    /// lookups get a fresh budget.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// The review's input (its `settings` are not any policy's).
@@ -131,6 +144,20 @@ impl<'a> PreparedInput<'a> {
     /// Who is asking, for `resolve-image` lookups.
     pub fn lookup(&self) -> &Arc<LookupContext> {
         &self.lookup
+    }
+
+    /// When the review's lookups end, if this is a review's input.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// What `resolve-image` answers from: who is asking, the images, the deadline.
+    pub(crate) fn lookups(&self) -> ReviewLookups {
+        ReviewLookups {
+            context: self.lookup.clone(),
+            images: self.images().clone(),
+            deadline: self.deadline,
+        }
     }
 }
 

@@ -66,6 +66,16 @@ async fn fingerprint(path: &Path) -> Option<Fingerprint> {
     })
 }
 
+/// Which manifest an `oci:` source was resolved to, pinned or not: the record of what ran.
+fn log_resolved(entry: &PolicyConfig, source: &Source, manifest_digest: &str) {
+    let pinned = entry
+        .oci
+        .as_deref()
+        .and_then(|r| loader::oci_reference(r).ok())
+        .is_some_and(|r| r.digest().is_some());
+    tracing::info!(policy = %entry.name, reference = %source, %manifest_digest, pinned, "policy artifact resolved");
+}
+
 fn sha256(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
@@ -206,7 +216,11 @@ impl PolicyHost {
         }
         let started = Instant::now();
         let result = match self.loader.fetch(&source).await {
-            Ok(bytes) => {
+            Ok(fetched) => {
+                if let Some(manifest_digest) = &fetched.manifest_digest {
+                    log_resolved(&slot.entry, &source, manifest_digest);
+                }
+                let bytes = fetched.bytes;
                 let digest = sha256(&bytes);
                 if slot.policy.is_some() && slot.digest.as_deref() == Some(digest.as_str()) {
                     return false;

@@ -87,6 +87,7 @@ fn defaults_are_require_landed_and_pin_digest() {
         name: name.into(),
         path: path.map(Into::into),
         oci: oci.map(Into::into),
+        allow_unpinned: false,
         settings: serde_json::Value::Null,
         mode: None,
         failure_policy: None,
@@ -107,10 +108,24 @@ fn defaults_are_require_landed_and_pin_digest() {
         src(entry(Some("p.wasm"), None, "x")),
         Ok("/etc/landed/p.wasm".into())
     );
+    let pinned = format!("r.example/p:1@sha256:{}", "a".repeat(64));
     assert_eq!(
-        src(entry(None, Some("r.example/p:1"), "x")),
-        Ok("oci://r.example/p:1".into())
+        src(entry(None, Some(&pinned), "x")),
+        Ok(format!("oci://{pinned}"))
     );
+    let unpinned = src(entry(None, Some("r.example/p:1"), "x")).expect_err("unpinned");
+    assert!(
+        unpinned.contains("policy \"x\": `oci: r.example/p:1` is not pinned by digest")
+            && unpinned.contains("allowUnpinned: true"),
+        "{unpinned}"
+    );
+    let allowed = PolicyConfig {
+        allow_unpinned: true,
+        ..entry(None, Some("r.example/p:1"), "x")
+    };
+    assert_eq!(src(allowed), Ok("oci://r.example/p:1".into()));
+    let invalid = src(entry(None, Some("R.example/UPPER:1"), "x")).expect_err("invalid");
+    assert!(invalid.contains("is not a valid reference"), "{invalid}");
     assert!(src(entry(Some("a"), Some("b"), "x"))
         .expect_err("path and oci together")
         .contains("not both"));

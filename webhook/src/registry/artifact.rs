@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::client::RegistryClient;
 use super::errors::RegistryError;
-use crate::image::Reference;
+use crate::image::{Digest, DigestAlgorithm, Reference};
 use crate::resolve::LookupContext;
 
 /// Layer media types that hold a WebAssembly module or component.
@@ -30,12 +30,43 @@ struct Layer {
     digest: String,
 }
 
+/// Why a policy artifact was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// The registry refused or failed (its verdict class tells which).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The manifest served for a pinned reference is not the one pinned: the registry (or
+    /// its storage) serves other content under that digest.
+    #[error("the manifest served for {reference} has digest {actual}, not the pinned {pinned}; refusing it")]
+    PinMismatch {
+        /// The reference as configured.
+        reference: String,
+        /// The digest pinned in the reference.
+        pinned: Digest,
+        /// The digest of the manifest bytes received.
+        actual: Digest,
+    },
+}
+
+/// A policy module pulled from a registry, with the digest of the manifest it came from.
+#[derive(Debug)]
+pub struct WasmArtifact {
+    /// The module's bytes (their layer digest verified).
+    pub bytes: Vec<u8>,
+    /// The digest of the manifest bytes as received (computed here, never taken from the
+    /// registry's `Docker-Content-Digest` header).
+    pub manifest_digest: Digest,
+}
+
 /// The module in the artifact at `reference`: the layer with a WebAssembly media type, or
-/// the only layer. Its digest is verified.
+/// the only layer. The layer's digest is verified against the manifest, and when
+/// `reference` is pinned (`repo@sha256:…`, `repo:tag@sha256:…`) the manifest's own digest
+/// against the pin, so the bytes are exactly what the pin names.
 pub async fn fetch_wasm(
     client: &RegistryClient,
     reference: &Reference,
-) -> Result<Vec<u8>, RegistryError> {
+) -> Result<WasmArtifact, ArtifactError> {
     let target = match (reference.digest(), reference.tag()) {
         (Some(digest), _) => digest.to_string(),
         (None, Some(tag)) => tag.to_owned(),
@@ -43,7 +74,9 @@ pub async fn fetch_wasm(
     };
     let ctx = LookupContext::default();
     let (repo, host) = (reference.repository(), reference.registry());
+    // The digest `get` returns may be the registry's own header: only the body is trusted.
     let (_, body) = client.get(host, repo, &target, &ctx).await?;
+    let manifest_digest = verify_pin(reference, &body)?;
     let manifest: ArtifactManifest = serde_json::from_slice(&body).map_err(|e| {
         RegistryError::InvalidResponse(format!("{reference} is not an OCI artifact manifest: {e}"))
     })?;
@@ -61,7 +94,27 @@ pub async fn fetch_wasm(
     let bytes = client
         .blob(host, repo, &layer.digest, MAX_WASM_BYTES, &ctx)
         .await?;
-    Ok(bytes.to_vec())
+    Ok(WasmArtifact {
+        bytes: bytes.to_vec(),
+        manifest_digest,
+    })
+}
+
+/// The digest of `manifest` (under the pin's algorithm when pinned, else sha256), refused
+/// when it is not the digest `reference` pins.
+fn verify_pin(reference: &Reference, manifest: &[u8]) -> Result<Digest, ArtifactError> {
+    let Some(pinned) = reference.digest() else {
+        return Ok(Digest::compute(DigestAlgorithm::Sha256, manifest));
+    };
+    let actual = Digest::compute(pinned.algorithm(), manifest);
+    if &actual != pinned {
+        return Err(ArtifactError::PinMismatch {
+            reference: reference.to_string(),
+            pinned: pinned.clone(),
+            actual,
+        });
+    }
+    Ok(actual)
 }
 
 fn pick_layer(layers: &[Layer]) -> Option<&Layer> {
@@ -83,6 +136,19 @@ mod tests {
             media_type: media_type.into(),
             digest: digest.into(),
         }
+    }
+
+    #[test]
+    fn a_manifest_must_match_its_pin() {
+        let manifest = br#"{"schemaVersion":2,"layers":[]}"#;
+        let digest = Digest::compute(DigestAlgorithm::Sha256, manifest);
+        let pinned = Reference::parse(&format!("r.example/p:1@{digest}")).expect("reference");
+        assert_eq!(verify_pin(&pinned, manifest).ok(), Some(digest.clone()));
+        let tampered = br#"{"schemaVersion":2,"layers":[ ]}"#;
+        let err = verify_pin(&pinned, tampered).expect_err("tampered");
+        assert!(err.to_string().contains("not the pinned"), "{err}");
+        let unpinned = Reference::parse("r.example/p:1").expect("reference");
+        assert_eq!(verify_pin(&unpinned, manifest).ok(), Some(digest));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Shared helpers for the policy tests: built-in components, inputs, and WAT policies.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod hostile;
+
 use std::path::PathBuf;
 
 use landed::config::{Config, Mode, OnUndetermined};
