@@ -41,7 +41,7 @@ fn review(i: usize) -> serde_json::Value {
             &format!("127.{}.{}.{}:{port}/app:1", byte(), byte(), byte().max(2)),
         )
         .container("b", &format!("10.{}.{}.7:{port}/app:1", byte(), byte()));
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         review = review.container("c", &format!("r{}.flood.example/app:1", random_hex(6)));
     }
     let mut review = review.to_json();

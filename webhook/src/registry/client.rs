@@ -19,6 +19,7 @@ use super::token::{TokenCache, TokenKey};
 use super::wire::{
     basic, content_digest, header, media_type, read_body, retry_after, sensitive, MAX_BODY,
 };
+use crate::image::Digest;
 use crate::resolve::LookupContext;
 
 /// OCI image manifest media type.
@@ -106,6 +107,7 @@ impl RegistryClient {
         let status = resp.status();
         if status.is_success() {
             if let Some(digest) = content_digest(&resp) {
+                answers(reference, &digest)?;
                 return Ok(Manifest {
                     digest,
                     media_type: header(&resp, CONTENT_TYPE.as_str()).map(media_type),
@@ -146,7 +148,14 @@ impl RegistryClient {
         if !status.is_success() {
             return Err(RegistryError::from_response(status, &body, retry_after));
         }
-        let digest = digest.unwrap_or_else(|| format!("sha256:{:x}", Sha256::digest(&body)));
+        // Asked by digest, the body is what counts: it must hash to what was asked.
+        let digest = match Digest::parse(reference) {
+            Ok(asked) => Digest::compute(asked.algorithm(), &body)
+                .as_str()
+                .to_owned(),
+            Err(_) => digest.unwrap_or_else(|| format!("sha256:{:x}", Sha256::digest(&body))),
+        };
+        answers(reference, &digest)?;
         let manifest = Manifest {
             digest,
             media_type: media,
@@ -309,6 +318,16 @@ impl RegistryClient {
                 None => Ok(None),
             },
         }
+    }
+}
+
+/// A lookup by digest must be answered with that digest (a tag's is the registry's to say).
+fn answers(reference: &str, digest: &str) -> Result<(), RegistryError> {
+    match Digest::parse(reference) {
+        Ok(asked) if asked.as_str() != digest => Err(RegistryError::InvalidResponse(format!(
+            "asked for manifest {asked}, the registry answered {digest}"
+        ))),
+        _ => Ok(()),
     }
 }
 
