@@ -226,8 +226,7 @@ impl DockerConfigSource {
         };
         let config = DockerConfig::parse(&bytes).map_err(|e| RegistryError::Credentials {
             source_name: path.display().to_string(),
-            // serde_json's message names a line and column, never the text.
-            message: format!("not a docker config: {e}"),
+            message: parse_failure(&e),
         })?;
         if let Some(helper) = config.helper_for(host) {
             if let Some(c) = run_helper(helper, host).await? {
@@ -236,6 +235,23 @@ impl DockerConfigSource {
         }
         Ok(config.inline_for(host, "docker-config"))
     }
+}
+
+/// Why a docker config does not parse, by position and category only: serde_json's own
+/// message quotes the value it choked on, and in this file the values are credentials
+/// (`"auths": {"host": "user:password"}` is a common mistake).
+pub fn parse_failure(error: &serde_json::Error) -> String {
+    let category = match error.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "valid JSON but not a docker config",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!(
+        "{category} (line {}, column {})",
+        error.line(),
+        error.column()
+    )
 }
 
 #[cfg(test)]
@@ -278,5 +294,18 @@ mod tests {
             .expect("entry");
         assert_eq!((c.username.as_str(), c.password.expose()), ("a", "b"));
         assert!(DockerConfig::parse(b"not json").is_err());
+    }
+
+    #[test]
+    fn a_malformed_entry_is_reported_without_its_value() {
+        let json = br#"{"auths": {"reg.example": "bob:hunter2-secret"}}"#;
+        let error = DockerConfig::parse(json).expect_err("a bare string entry");
+        assert!(
+            error.to_string().contains("hunter2-secret"),
+            "serde quotes the value, which is why it is not shown"
+        );
+        let shown = parse_failure(&error);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("line 1"), "{shown}");
     }
 }

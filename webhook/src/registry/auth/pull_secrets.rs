@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{Secret as KubeSecret, ServiceAccount};
 use kube::Api;
 use tokio::sync::OnceCell;
 
-use super::docker_config::DockerConfig;
+use super::docker_config::{parse_failure, DockerConfig};
 use super::{Credential, PULL_SECRET_IDENTITY};
 use crate::resolve::LookupContext;
 
@@ -145,15 +145,23 @@ impl PullSecretSource {
 /// The docker config inside a `kubernetes.io/dockerconfigjson` or `dockercfg` secret.
 pub fn parse_secret(secret: &KubeSecret) -> Option<DockerConfig> {
     let data = secret.data.as_ref()?;
-    match secret.type_.as_deref() {
+    let parsed = match secret.type_.as_deref() {
         Some("kubernetes.io/dockerconfigjson") => {
-            DockerConfig::parse(&data.get(".dockerconfigjson")?.0).ok()
+            DockerConfig::parse(&data.get(".dockerconfigjson")?.0)
         }
-        Some("kubernetes.io/dockercfg") => {
-            DockerConfig::parse_legacy(&data.get(".dockercfg")?.0).ok()
-        }
-        _ => None,
-    }
+        Some("kubernetes.io/dockercfg") => DockerConfig::parse_legacy(&data.get(".dockercfg")?.0),
+        _ => return None,
+    };
+    parsed
+        .map_err(|e| {
+            tracing::warn!(
+                namespace = secret.metadata.namespace.as_deref().unwrap_or(""),
+                secret = secret.metadata.name.as_deref().unwrap_or(""),
+                error = %parse_failure(&e),
+                "pull secret is not a docker config; skipped"
+            );
+        })
+        .ok()
 }
 
 #[cfg(test)]
