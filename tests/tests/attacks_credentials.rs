@@ -19,7 +19,10 @@ fn malformed_docker_config_never_prints_the_credential_it_failed_to_parse() {
     let docker = landed.home().join(".docker");
     std::fs::write(
         docker.join("config.json"),
-        format!(r#"{{"auths": {{"{}": "{USER}:{PASSWORD}"}}}}"#, registry.host()),
+        format!(
+            r#"{{"auths": {{"{}": "{USER}:{PASSWORD}"}}}}"#,
+            registry.host()
+        ),
     )
     .expect("config.json");
     landed.set_env("LANDED_LOG", "debug");
@@ -28,15 +31,17 @@ fn malformed_docker_config_never_prints_the_credential_it_failed_to_parse() {
     let check = landed.check(&[&image.by_tag()]).expect("landed check");
     assert_eq!(check.output.code, Some(3), "{}", check.output.describe());
     assert!(
-        check.output.stderr.contains("valid JSON but not a docker config (line 1"),
+        check
+            .output
+            .stderr
+            .contains("valid JSON but not a docker config (line 1"),
         "the operator is told where the file is wrong: {}",
         check.output.describe()
     );
 
     let ca = registry.write_ca(landed.home()).expect("ca");
-    let config = LandedConfig::with_registries(vec![
-        RegistryEntry::for_registry(&registry).ca_file(ca)
-    ]);
+    let config =
+        LandedConfig::with_registries(vec![RegistryEntry::for_registry(&registry).ca_file(ca)]);
     let server = LandedServer::start(&mut landed, &config).expect("serve");
     let review = PodReview::new("shop")
         .expect("fixture")
@@ -44,7 +49,9 @@ fn malformed_docker_config_never_prints_the_credential_it_failed_to_parse() {
     let (status, body) = server.post("/validate", &review.to_json()).expect("POST");
     assert_eq!(status, 200, "{body}");
     assert!(!body.to_string().contains(PASSWORD), "{body}");
-    let log = server.stop_and_check_logs().expect("no credential in the log");
+    let log = server
+        .stop_and_check_logs()
+        .expect("no credential in the log");
     assert!(log.contains("not a docker config"), "{log}");
 }
 
@@ -65,9 +72,8 @@ fn answer_seen_with_a_namespaces_pull_secret_is_not_shared_with_another_namespac
         .expect("kubeconfig");
     landed.set_env("KUBECONFIG", kubeconfig.display().to_string());
     let ca = registry.write_ca(landed.home()).expect("ca");
-    let config = LandedConfig::with_registries(vec![
-        RegistryEntry::for_registry(&registry).ca_file(ca)
-    ]);
+    let config =
+        LandedConfig::with_registries(vec![RegistryEntry::for_registry(&registry).ca_file(ca)]);
     let server = LandedServer::start(&mut landed, &config).expect("serve");
 
     let owner = PodReview::new("shop")
@@ -95,7 +101,11 @@ fn answer_seen_with_a_namespaces_pull_secret_is_not_shared_with_another_namespac
     let (_, body) = server.post("/validate", &owner.to_json()).expect("POST");
     assert_eq!(body["response"]["allowed"], true, "{body}");
     assert!(body["response"]["warnings"].is_null(), "{body}");
-    assert_eq!(registry_manifest_gets(&server), before, "not cached for its owner");
+    assert_eq!(
+        registry_manifest_gets(&server),
+        before,
+        "not cached for its owner"
+    );
     server.stop_and_check_logs().expect("logs");
 }
 
