@@ -18,12 +18,15 @@ use landed::verdict::{Verdict, VerdictClass};
 
 const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":2},"layers":[]}"#;
 
-/// What one loopback registry saw: path and Authorization of every request.
+/// One request as a loopback registry saw it: its path and its Authorization header.
+type SeenRequest = (String, Option<String>);
+
+/// What one loopback registry saw.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(String, Option<String>)>>>);
+struct Seen(Arc<Mutex<Vec<SeenRequest>>>);
 
 impl Seen {
-    fn all(&self) -> Vec<(String, Option<String>)> {
+    fn all(&self) -> Vec<SeenRequest> {
         self.0.lock().expect("lock").clone()
     }
 }
