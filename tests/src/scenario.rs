@@ -3,6 +3,8 @@
 use anyhow::Result;
 
 use crate::config::{LandedConfig, RegistryEntry};
+use crate::docker_config::{pull_secret_config, Login};
+use crate::fakes::kube_api::FakeKubeApi;
 use crate::landed::Landed;
 use crate::registry::{Registry, RegistryAuth, RegistryOptions};
 
@@ -44,4 +46,27 @@ pub fn tls_basic_registry(user: &str, password: &str) -> Result<(Registry, Lande
     ]))?;
     landed.add_secret(password);
     Ok((registry, landed))
+}
+
+/// A TLS htpasswd registry holding `repo:v1`, a fake API server with a pull secret `regcred`
+/// for it in namespace `shop`, and a user whose KUBECONFIG points at that server; the image
+/// pushed, by tag.
+pub fn registry_with_pull_secret(
+    user: &str,
+    password: &str,
+    repo: &str,
+) -> Result<(Registry, FakeKubeApi, Landed, String)> {
+    let (registry, mut landed) = tls_basic_registry(user, password)?;
+    let image = registry.push_image(repo, "v1")?;
+    let kube = FakeKubeApi::start()?;
+    let login = Login::new(&registry.host(), user, password);
+    kube.add_pull_secret(
+        "shop",
+        "regcred",
+        &pull_secret_config(std::slice::from_ref(&login)),
+    );
+    landed.add_secret(login.encoded());
+    let kubeconfig = kube.write_kubeconfig(landed.home(), "shop")?;
+    landed.set_env("KUBECONFIG", kubeconfig.display().to_string());
+    Ok((registry, kube, landed, image.by_tag()))
 }

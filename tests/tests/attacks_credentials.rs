@@ -1,10 +1,8 @@
 //! Attacks on the credentials landed holds: making it print one it failed to parse, and
 //! learning through its cache what another namespace's pull secret can see.
 
-use landed_e2e::docker_config::{pull_secret_config, Login};
-use landed_e2e::fakes::kube_api::FakeKubeApi;
 use landed_e2e::review::PodReview;
-use landed_e2e::scenario::tls_basic_registry;
+use landed_e2e::scenario::{registry_with_pull_secret, tls_basic_registry};
 use landed_e2e::server::LandedServer;
 use landed_e2e::{LandedConfig, RegistryEntry};
 
@@ -57,20 +55,8 @@ fn malformed_docker_config_never_prints_the_credential_it_failed_to_parse() {
 
 #[test]
 fn answer_seen_with_a_namespaces_pull_secret_is_not_shared_with_another_namespace() {
-    let (registry, mut landed) = tls_basic_registry(USER, PASSWORD).expect("registry");
-    let image = registry.push_image("team/private", "v1").expect("push");
-    let kube = FakeKubeApi::start().expect("kube");
-    let login = Login::new(&registry.host(), USER, PASSWORD);
-    kube.add_pull_secret(
-        "shop",
-        "regcred",
-        &pull_secret_config(std::slice::from_ref(&login)),
-    );
-    landed.add_secret(login.encoded());
-    let kubeconfig = kube
-        .write_kubeconfig(landed.home(), "shop")
-        .expect("kubeconfig");
-    landed.set_env("KUBECONFIG", kubeconfig.display().to_string());
+    let (registry, _kube, mut landed, image) =
+        registry_with_pull_secret(USER, PASSWORD, "team/private").expect("setup");
     let ca = registry.write_ca(landed.home()).expect("ca");
     let config =
         LandedConfig::with_registries(vec![RegistryEntry::for_registry(&registry).ca_file(ca)]);
@@ -78,7 +64,7 @@ fn answer_seen_with_a_namespaces_pull_secret_is_not_shared_with_another_namespac
 
     let owner = PodReview::new("shop")
         .expect("fixture")
-        .container("app", &image.by_tag())
+        .container("app", &image)
         .pull_secret("regcred");
     let (_, body) = server.post("/validate", &owner.to_json()).expect("POST");
     assert_eq!(body["response"]["allowed"], true, "{body}");
@@ -88,7 +74,7 @@ fn answer_seen_with_a_namespaces_pull_secret_is_not_shared_with_another_namespac
     // cached answer the other namespace's secret got.
     let prober = PodReview::new("attacker")
         .expect("fixture")
-        .container("probe", &image.by_tag());
+        .container("probe", &image);
     let (_, body) = server.post("/validate", &prober.to_json()).expect("POST");
     let warnings = body["response"]["warnings"].to_string();
     assert!(

@@ -1,33 +1,17 @@
 //! `landed review` of Pods: pull secrets read through kube from a fake API server, and the
 //! seed's partially pushed image denied with a message a user can act on.
 
-use landed_e2e::docker_config::{pull_secret_config, Login};
 use landed_e2e::fakes::kube_api::FakeKubeApi;
 use landed_e2e::review::PodReview;
-use landed_e2e::scenario::{plain_registry, tls_basic_registry};
+use landed_e2e::scenario::{plain_registry, registry_with_pull_secret};
 use landed_e2e::{Landed, Registry};
 
 const USER: &str = "puller";
 const PASSWORD: &str = "pull-pa55-6c3e";
 
-/// A TLS htpasswd registry with `team/app:v1`, a fake API server holding a pull secret
-/// `regcred` in namespace `shop`, and a user whose KUBECONFIG points at it.
+/// The registry, API server and user of [`registry_with_pull_secret`], with `team/app:v1`.
 fn setup() -> (Registry, FakeKubeApi, Landed, String) {
-    let (registry, mut landed) = tls_basic_registry(USER, PASSWORD).expect("registry");
-    let image = registry.push_image("team/app", "v1").expect("push");
-    let kube = FakeKubeApi::start().expect("kube");
-    let login = Login::new(&registry.host(), USER, PASSWORD);
-    kube.add_pull_secret(
-        "shop",
-        "regcred",
-        &pull_secret_config(std::slice::from_ref(&login)),
-    );
-    landed.add_secret(login.encoded());
-    let kubeconfig = kube
-        .write_kubeconfig(landed.home(), "shop")
-        .expect("kubeconfig");
-    landed.set_env("KUBECONFIG", kubeconfig.display().to_string());
-    (registry, kube, landed, image.by_tag())
+    registry_with_pull_secret(USER, PASSWORD, "team/app").expect("registry and pull secret")
 }
 
 #[test]

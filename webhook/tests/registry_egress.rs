@@ -29,6 +29,30 @@ impl Seen {
     fn all(&self) -> Vec<SeenRequest> {
         self.0.lock().expect("lock").clone()
     }
+
+    /// Records `request`; its Authorization header.
+    fn record(&self, request: &Request) -> Option<String> {
+        let auth = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let path = request.uri().path().to_owned();
+        self.0.lock().expect("lock").push((path, auth.clone()));
+        auth
+    }
+}
+
+/// Serves `app` on `127.0.0.1:0`; its port.
+async fn spawn(app: Router) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    port
 }
 
 /// How a loopback registry answers: path → (status, headers); anything else is the manifest.
@@ -39,18 +63,8 @@ struct Script {
 }
 
 async fn serve(State(script): State<Script>, request: Request) -> Response {
+    script.seen.record(&request);
     let path = request.uri().path().to_owned();
-    let auth = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    script
-        .seen
-        .0
-        .lock()
-        .expect("lock")
-        .push((path.clone(), auth));
     if let Some((status, headers)) = script.routes.get(&path) {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
@@ -78,17 +92,9 @@ async fn serve(State(script): State<Script>, request: Request) -> Response {
         .into_response()
 }
 
-/// Starts a registry on `127.0.0.1:0`; its port.
+/// Starts a registry answering by `script`; its port.
 async fn start(script: Script) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let app = Router::new().fallback(serve).with_state(script);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    port
+    spawn(Router::new().fallback(serve).with_state(script)).await
 }
 
 fn listed(host: &str, port: u16) -> RegistryConfig {
@@ -156,26 +162,13 @@ async fn credentials_do_not_follow_a_redirect_to_another_host() {
     .await;
     // Asks for Basic credentials, then sends the authenticated request to the other port.
     let seen = Seen::default();
-    let port = {
+    let app = {
         let seen = seen.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let app = Router::new().fallback(move |request: Request| {
+        Router::new().fallback(move |request: Request| {
             let seen = seen.clone();
             async move {
-                let auth = request
-                    .headers()
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
                 let path = request.uri().path().to_owned();
-                seen.0
-                    .lock()
-                    .expect("lock")
-                    .push((path.clone(), auth.clone()));
-                match auth {
+                match seen.record(&request) {
                     None => (
                         StatusCode::UNAUTHORIZED,
                         [(header::WWW_AUTHENTICATE, r#"Basic realm="r""#.to_owned())],
@@ -188,12 +181,9 @@ async fn credentials_do_not_follow_a_redirect_to_another_host() {
                         .into_response(),
                 }
             }
-        });
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        port
+        })
     };
+    let port = spawn(app).await;
     let dir = tempfile::tempdir().expect("tmp");
     let docker = dir.path().join("config.json");
     std::fs::write(
@@ -223,66 +213,39 @@ async fn credentials_do_not_follow_a_redirect_to_another_host() {
 async fn bearer_token_fetched_for_one_registry_is_never_sent_to_another() {
     // One token server for two registries, each demanding a Bearer token.
     let tokens = Seen::default();
+    let issued = Arc::new(Mutex::new(0u32));
     let token_port = {
         let tokens = tokens.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let issued = Arc::new(Mutex::new(0u32));
-        let app = Router::new().fallback(move |request: Request| {
+        spawn(Router::new().fallback(move |request: Request| {
             let (tokens, issued) = (tokens.clone(), issued.clone());
             async move {
-                let query = request.uri().query().unwrap_or_default().to_owned();
-                tokens.0.lock().expect("lock").push((query, None));
+                tokens.record(&request);
                 let mut n = issued.lock().expect("lock");
                 *n += 1;
                 format!(r#"{{"token":"tok-{n}","expires_in":300}}"#)
             }
-        });
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        port
+        }))
+        .await
     };
     let challenge = format!(
         r#"Bearer realm="http://127.0.0.1:{token_port}/token",service="shared",scope="repository:team/app:pull""#
     );
     let registry = |seen: Seen| {
         let challenge = challenge.clone();
-        async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let port = listener.local_addr().expect("addr").port();
-            let app = Router::new().fallback(move |request: Request| {
-                let (seen, challenge) = (seen.clone(), challenge.clone());
-                async move {
-                    let auth = request
-                        .headers()
-                        .get(header::AUTHORIZATION)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    seen.0
-                        .lock()
-                        .expect("lock")
-                        .push((request.uri().path().to_owned(), auth.clone()));
-                    match auth {
-                        Some(_) => serve(State(Script::default()), request).await,
-                        None => (
-                            StatusCode::UNAUTHORIZED,
-                            [(header::WWW_AUTHENTICATE, challenge)],
-                            "",
-                        )
-                            .into_response(),
-                    }
+        spawn(Router::new().fallback(move |request: Request| {
+            let (seen, challenge) = (seen.clone(), challenge.clone());
+            async move {
+                match seen.record(&request) {
+                    Some(_) => serve(State(Script::default()), request).await,
+                    None => (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::WWW_AUTHENTICATE, challenge)],
+                        "",
+                    )
+                        .into_response(),
                 }
-            });
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
-            port
-        }
+            }
+        }))
     };
     let (seen_a, seen_b) = (Seen::default(), Seen::default());
     let a = registry(seen_a.clone()).await;

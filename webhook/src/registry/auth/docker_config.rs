@@ -299,7 +299,9 @@ mod tests {
     #[test]
     fn a_malformed_entry_is_reported_without_its_value() {
         let json = br#"{"auths": {"reg.example": "bob:hunter2-secret"}}"#;
-        let error = DockerConfig::parse(json).err().expect("a bare string entry");
+        let error = DockerConfig::parse(json)
+            .err()
+            .expect("a bare string entry");
         assert!(
             error.to_string().contains("hunter2-secret"),
             "serde quotes the value, which is why it is not shown"
