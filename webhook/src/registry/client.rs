@@ -88,6 +88,12 @@ impl RegistryClient {
         self.endpoints.get(host)
     }
 
+    /// Whether landed may contact the registry `host` (as in references) at all; a refusal
+    /// is the error the lookup ends with. Makes no state for the host.
+    pub fn admit(&self, host: &str) -> Result<(), RegistryError> {
+        self.endpoints.admit(host)
+    }
+
     /// How many unlisted registries have state now.
     pub fn tracked_hosts(&self) -> usize {
         self.endpoints.tracked()

@@ -90,6 +90,15 @@ impl Endpoints {
         &self.egress
     }
 
+    /// Whether landed may contact the registry a reference names; makes no state.
+    pub fn admit(&self, host: &str) -> Result<(), RegistryError> {
+        let key = canonical_host(host);
+        if self.configured.contains_key(&key) {
+            return Ok(());
+        }
+        self.egress.admit_registry(&key, false).map_err(refused)
+    }
+
     /// The endpoint for a registry host as written in references, if landed may contact it.
     pub fn get(&self, host: &str) -> Result<Arc<Endpoint>, RegistryError> {
         let key = canonical_host(host);
@@ -131,23 +140,20 @@ pub fn refused(refusal: Refusal) -> RegistryError {
     RegistryError::NotContacted(refusal)
 }
 
-/// The host names (no port, lower case) of a listed registry and of its endpoint.
+/// The host names (no port, lower case, IPv6 without brackets) of a listed registry and of
+/// its endpoint.
 fn own_hosts(host: &str, base: &str) -> Vec<String> {
-    let mut hosts = vec![host_without_port(&canonical_host(host)).to_owned()];
-    if let Some(url_host) = reqwest::Url::parse(base)
+    let endpoint = reqwest::Url::parse(base)
         .ok()
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-    {
-        hosts.push(
-            url_host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-        );
-    }
-    for h in &mut hosts {
-        *h = h.trim_start_matches('[').trim_end_matches(']').to_owned();
-    }
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let mut hosts: Vec<String> = [
+        Some(host_without_port(&canonical_host(host)).to_owned()),
+        endpoint,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+    .collect();
     hosts.dedup();
     hosts
 }

@@ -120,7 +120,7 @@ impl Resolver {
         let budget = deadline.saturating_duration_since(started);
         // A registry landed may not contact gets its answer now: no cache, flight or
         // pacing state is made for a host a review names at will.
-        if let Err(e) = self.inner.client.endpoint(reference.registry()) {
+        if let Err(e) = self.inner.client.admit(reference.registry()) {
             return from_error(&e);
         }
         let verdict = match tokio::time::timeout_at(deadline, self.verdict(reference, ctx)).await {
