@@ -79,9 +79,12 @@ async fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
     }
 }
 
-/// The process's metrics in the text exposition format.
-async fn metrics() -> Response {
-    let body = crate::metrics::global().encode();
+/// The process's metrics in the text exposition format; the policies' load state is read at
+/// scrape time, so the gauge is never older than the scrape.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let metrics = crate::metrics::global();
+    metrics.set_policy_status(&state.pipeline.policies().status());
+    let body = metrics.encode();
     let content_type = [(
         axum::http::header::CONTENT_TYPE,
         crate::metrics::CONTENT_TYPE,
@@ -93,18 +96,13 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready or not, and nothing else: whoever reaches the port may ask, so policy sources, paths
+/// and load errors stay in the log and in `landed_policy_loaded`.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let store = state.pipeline.policies();
     let tls = state.readiness.tls_up.load(Ordering::SeqCst);
     let draining = state.readiness.draining.load(Ordering::SeqCst);
-    let policies_loaded = store.all_loaded();
-    let ready = tls && !draining && policies_loaded;
-    let body = json!({
-        "ready": ready,
-        "tls": tls,
-        "draining": draining,
-        "policies": *store.status(),
-    });
+    let ready = tls && !draining && state.pipeline.policies().all_loaded();
+    let body = json!({ "ready": ready });
     let status = if ready {
         StatusCode::OK
     } else {
