@@ -7,13 +7,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::admission::{BreakglassConfig, BREAKGLASS_ANNOTATION};
 use crate::audit::AuditConfig;
 use crate::policy::{PolicyConfig, PolicyLimits};
 use crate::registry::RegistryConfig;
 use crate::resolve::{CacheConfig, ResolveConfig};
-
-/// The annotation that lets a workload through with a recorded reason.
-pub const BREAKGLASS_ANNOTATION: &str = "landed.dev/breakglass";
 
 /// Namespaces never reviewed unless the config says otherwise.
 pub const DEFAULT_EXCLUDED_NAMESPACES: [&str; 3] =
@@ -62,25 +60,6 @@ pub struct NamespaceConfig {
     pub mode: Option<Mode>,
     /// Undetermined handling for this namespace.
     pub on_undetermined: Option<OnUndetermined>,
-}
-
-/// The breakglass annotation (`breakglass:`).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct BreakglassConfig {
-    /// Whether the annotation is honoured at all.
-    pub enabled: bool,
-    /// The annotation key; its value must be a non-empty reason.
-    pub annotation: String,
-}
-
-impl Default for BreakglassConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            annotation: BREAKGLASS_ANNOTATION.to_owned(),
-        }
-    }
 }
 
 /// HTTPS server settings (`server:`).
@@ -293,12 +272,19 @@ impl Config {
         if self.server.tls_cert_file.is_some() != self.server.tls_key_file.is_some() {
             return Err("server.tlsCertFile and server.tlsKeyFile must be given together".into());
         }
-        if self.breakglass.enabled && self.breakglass.annotation.trim().is_empty() {
-            return Err(
-                "breakglass.annotation must not be empty while breakglass is enabled".into(),
-            );
+        self.breakglass
+            .validate(self.policy_names().iter().map(String::as_str))
+    }
+
+    /// The names of the configured policies (or of the defaults).
+    fn policy_names(&self) -> Vec<String> {
+        match &self.policies {
+            Some(entries) => entries.iter().map(|p| p.name.clone()).collect(),
+            None => crate::policy::default_entries()
+                .into_iter()
+                .map(|p| p.name)
+                .collect(),
         }
-        Ok(())
     }
 
     fn validate_limits(&self) -> Result<(), String> {
@@ -415,6 +401,24 @@ mod tests {
         assert!(err.to_string().contains("headerReadTimeout"), "{err}");
         let err = parse("server:\n  idleTimeout: 1s\n").expect_err("idle below headers");
         assert!(err.to_string().contains("server.idleTimeout"), "{err}");
+    }
+
+    #[test]
+    fn breakglass_skips_must_name_configured_policies() {
+        let err = parse("breakglass:\n  skips: [require-landd]\n").expect_err("typo");
+        let text = err.to_string();
+        assert!(
+            text.contains("breakglass.skips") && text.contains("require-landd"),
+            "{text}"
+        );
+        let config = parse(
+            "breakglass:\n  groups: [oncall@example.com]\n  skips: [require-landed, custom]\npolicies:\n  - name: require-landed\n  - name: custom\n    path: custom.wasm\n",
+        )
+        .expect("valid");
+        assert_eq!(config.breakglass.groups, ["oncall@example.com"]);
+        assert!(config.breakglass.skips("custom"));
+        // The default skip names a built-in this config does not run: nothing to skip, no error.
+        parse("policies:\n  - name: no-latest-tag\n").expect("default skips");
     }
 
     #[test]

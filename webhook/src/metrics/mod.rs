@@ -59,6 +59,9 @@ pub struct Metrics {
     admission_duration: Histograms<EndpointLabels>,
     verdicts: Family<VerdictLabels, Counter>,
     would_deny: Family<WouldDenyLabels, Counter>,
+    namespaces: SeenLabels,
+    breakglass: Family<NamespaceLabels, Counter>,
+    breakglass_refused: Family<NamespaceLabels, Counter>,
     inflight: Gauge,
     registry_duration: Histograms<RegistryLabels>,
     registry_errors: Family<RegistryErrorLabels, Counter>,
@@ -95,6 +98,9 @@ impl Metrics {
             admission_duration: Family::new_with_constructor(latency),
             verdicts: Family::default(),
             would_deny: Family::default(),
+            namespaces: SeenLabels::new(MAX_SEEN_NAMESPACES),
+            breakglass: Family::default(),
+            breakglass_refused: Family::default(),
             inflight: Gauge::default(),
             registry_duration: Family::new_with_constructor(latency),
             registry_errors: Family::default(),
@@ -128,6 +134,16 @@ impl Metrics {
             "audit_would_deny",
             "Denials recorded but not enforced (audit mode) by kind and policy",
             m.would_deny.clone(),
+        );
+        r.register(
+            "breakglass",
+            "Reviews where the breakglass annotation was honoured (on /validate), by namespace",
+            m.breakglass.clone(),
+        );
+        r.register(
+            "breakglass_refused",
+            "Breakglass annotations ignored because the requester may not use them, by namespace",
+            m.breakglass_refused.clone(),
         );
         r.register(
             "inflight_reviews",
