@@ -127,7 +127,14 @@ VALUE_SETS: dict[str, dict] = {
         "audit": {"enabled": True},
         "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
         "tls": {"mode": "certManager"},
-        "config": {"resolve": {"deadline": "2s", "requestTimeout": "1500ms"}, "checkUnchangedImages": True},
+        "config": {
+            "resolve": {"deadline": "2s", "requestTimeout": "1500ms"},
+            "checkUnchangedImages": True,
+            "breakglass": {
+                "groups": ["oncall@example.com"],
+                "users": ["system:serviceaccount:kube-system:replicaset-controller"],
+            },
+        },
     },
     "server-limits": {
         "server": {
@@ -350,7 +357,10 @@ def test_defaults():
     assert wh["timeoutSeconds"] == 10
     conditions = {m["name"]: m["expression"] for m in wh["matchConditions"]}
     assert "system:nodes" in conditions["not-from-a-node"]
-    assert "no-breakglass-annotation" not in conditions
+    assert "no-permitted-breakglass" not in conditions
+    assert config["breakglass"] == {
+        "enabled": True, "annotation": "landed.dev/breakglass", "users": [], "groups": [],
+    }
 
 
 def test_self_signed_secret_is_what_the_webhook_trusts():
@@ -498,7 +508,12 @@ def test_everything_on():
     assert vwc["namespaceSelector"]["matchLabels"] == {"landed.dev/enabled": "true"}
     assert vwc["namespaceSelector"]["matchExpressions"][1]["key"] == "tier"
     conditions = {m["name"]: m["expression"] for m in vwc["matchConditions"]}
-    assert "'landed.dev/breakglass' in object.metadata.annotations" in conditions["no-breakglass-annotation"]
+    # The API server skips landed only for annotated objects of the permitted requesters.
+    skip = conditions["no-permitted-breakglass"]
+    assert "'landed.dev/breakglass' in object.metadata.annotations" in skip
+    assert 'request.userInfo.groups.exists(g, g in ["oncall@example.com"])' in skip
+    assert 'request.userInfo.username in ["system:serviceaccount:kube-system:replicaset-controller"]' in skip
+    assert config["breakglass"]["groups"] == ["oncall@example.com"]
     monitor = one(docs, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"][0]["port"] == "https"
@@ -523,7 +538,10 @@ def test_match_conditions_can_be_turned_off():
         ({"audit": {"policyReports": True}}, "audit.backgroundScan.interval"),
         ({"tls": {"mode": "secret", "secret": {"name": "x", "caBundle": FAKE_CA_B64}},
           "metrics": {"serviceMonitor": {"enabled": True}}}, "metrics.serviceMonitor.ca"),
-        ({"networkPolicy": {"enabled": True, "egress": {"enabled": True, "dns": False}}}, "networkPolicy.egress.rules"),
+        ({"networkPolicy": {"enabled": True, "ingress": {"from": [{"ipBlock": {"cidr": "172.16.0.0/28"}}]},
+                            "egress": {"enabled": True, "dns": False}}}, "networkPolicy.egress.rules"),
+        ({"networkPolicy": {"enabled": True}}, "networkPolicy.ingress.from is empty"),
+        ({"webhook": {"matchConditions": {"skipBreakglass": True}}}, "config.breakglass.groups"),
         ({"server": {"clientAuth": {"enabled": True}}}, "server.clientAuth.caSecret"),
         ({"server": {"clientAuth": {"enabled": True, "caSecret": "a", "caConfigMap": "b"}}}, "exactly one"),
         ({"server": {"clientAuth": {"enabled": True, "caSecret": "a", "caKey": ""}}}, "server.clientAuth.caKey"),
