@@ -142,6 +142,8 @@ VALUE_SETS: dict[str, dict] = {
                 "tlsHandshakeTimeout": "3s",
                 "headerReadTimeout": "4s",
                 "idleTimeout": "100s",
+                "http2IdleTimeout": "110s",
+                "maxConnectionAge": "10m",
                 "requestTimeout": "15s",
                 "maxConcurrentStreams": 50,
                 "maxConnections": 256,

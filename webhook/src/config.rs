@@ -1,9 +1,7 @@
 //! `landed.yaml`: every field optional, unknown fields refused with their line.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +10,7 @@ use crate::audit::AuditConfig;
 use crate::policy::{PolicyConfig, PolicyLimits};
 use crate::registry::RegistryConfig;
 use crate::resolve::{CacheConfig, ResolveConfig};
+pub use crate::server::ServerConfig;
 
 /// Namespaces never reviewed unless the config says otherwise.
 pub const DEFAULT_EXCLUDED_NAMESPACES: [&str; 3] =
@@ -60,75 +59,6 @@ pub struct NamespaceConfig {
     pub mode: Option<Mode>,
     /// Undetermined handling for this namespace.
     pub on_undetermined: Option<OnUndetermined>,
-}
-
-/// HTTPS server settings (`server:`).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
-    /// PEM certificate chain file.
-    pub tls_cert_file: Option<PathBuf>,
-    /// PEM private key file.
-    pub tls_key_file: Option<PathBuf>,
-    /// How often the certificate files are checked for changes.
-    #[serde(with = "humantime_serde")]
-    pub cert_reload_interval: Duration,
-    /// The `timeoutSeconds` of the webhook configuration; every budget stays below it.
-    #[serde(with = "humantime_serde")]
-    pub webhook_timeout: Duration,
-    /// How long in-flight reviews may take to finish after SIGTERM.
-    #[serde(with = "humantime_serde")]
-    pub shutdown_grace: Duration,
-    /// PEM CA bundle; when set, clients (the API server) must present a certificate it signed.
-    pub client_ca_file: Option<PathBuf>,
-    /// Time for a client to send a request's headers (slow clients are disconnected).
-    #[serde(with = "humantime_serde")]
-    pub header_read_timeout: Duration,
-    /// Time for a client to complete the TLS handshake.
-    #[serde(with = "humantime_serde")]
-    pub tls_handshake_timeout: Duration,
-    /// How long an HTTP/1.1 keep-alive connection may wait for its next request. Longer than
-    /// the API server's own idle timeout (Go's 90 s), so the client closes idle connections:
-    /// a server-side close races the client's next request, which then fails as a reset.
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
-    /// Time for a whole request, body included (default: webhookTimeout + 2s).
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Option<Duration>,
-    /// Concurrent HTTP/2 streams per connection.
-    pub max_concurrent_streams: u32,
-    /// Connections open at once; more are closed when accepted.
-    pub max_connections: usize,
-}
-
-impl ServerConfig {
-    /// The whole-request timeout: as configured, else a little above `webhookTimeout`.
-    pub fn effective_request_timeout(&self) -> Duration {
-        self.request_timeout
-            .unwrap_or(self.webhook_timeout + Duration::from_secs(2))
-    }
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
-            tls_cert_file: None,
-            tls_key_file: None,
-            cert_reload_interval: Duration::from_secs(10),
-            webhook_timeout: Duration::from_secs(10),
-            shutdown_grace: Duration::from_secs(20),
-            client_ca_file: None,
-            header_read_timeout: Duration::from_secs(5),
-            tls_handshake_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(120),
-            request_timeout: None,
-            max_concurrent_streams: 100,
-            max_connections: 1024,
-        }
-    }
 }
 
 /// The whole of landed.yaml.
@@ -256,21 +186,20 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        self.server.validate()?;
         let timeout = self.server.webhook_timeout;
-        if timeout.is_zero() || timeout > Duration::from_secs(30) {
-            return Err(format!(
-                "server.webhookTimeout must be between 1s and 30s (the API server's limit), got {timeout:?}"
-            ));
-        }
         if self.resolve.deadline.is_zero() || self.resolve.deadline >= timeout {
             return Err(format!(
                 "resolve.deadline ({:?}) must be above zero and below server.webhookTimeout ({timeout:?}) so the webhook always answers in time",
                 self.resolve.deadline
             ));
         }
-        self.validate_limits()?;
-        if self.server.tls_cert_file.is_some() != self.server.tls_key_file.is_some() {
-            return Err("server.tlsCertFile and server.tlsKeyFile must be given together".into());
+        let request = self.server.effective_request_timeout();
+        if request <= self.resolve.deadline {
+            return Err(format!(
+                "server.requestTimeout ({request:?}) must be above resolve.deadline ({:?}); set it a little above server.webhookTimeout",
+                self.resolve.deadline
+            ));
         }
         self.breakglass
             .validate(self.policy_names().iter().map(String::as_str))
@@ -285,34 +214,6 @@ impl Config {
                 .map(|p| p.name)
                 .collect(),
         }
-    }
-
-    fn validate_limits(&self) -> Result<(), String> {
-        let server = &self.server;
-        if server.header_read_timeout.is_zero() || server.tls_handshake_timeout.is_zero() {
-            return Err(
-                "server.headerReadTimeout and server.tlsHandshakeTimeout must be above zero".into(),
-            );
-        }
-        if server.idle_timeout < server.header_read_timeout {
-            return Err(format!(
-                "server.idleTimeout ({:?}) must be at least server.headerReadTimeout ({:?})",
-                server.idle_timeout, server.header_read_timeout
-            ));
-        }
-        let request = server.effective_request_timeout();
-        if request <= self.resolve.deadline {
-            return Err(format!(
-                "server.requestTimeout ({request:?}) must be above resolve.deadline ({:?}); set it a little above server.webhookTimeout",
-                self.resolve.deadline
-            ));
-        }
-        if server.max_concurrent_streams == 0 || server.max_connections == 0 {
-            return Err(
-                "server.maxConcurrentStreams and server.maxConnections must be above zero".into(),
-            );
-        }
-        Ok(())
     }
 
     /// Mode and undetermined handling for a namespace (cluster-scoped objects use the globals).
@@ -371,36 +272,6 @@ mod tests {
             .expect_err("deadline too long");
         assert!(err.to_string().contains("resolve.deadline"), "{err}");
         parse("resolve:\n  deadline: 2s\nserver:\n  webhookTimeout: 5s\n").expect("valid budgets");
-    }
-
-    #[test]
-    fn server_limits_parse_and_are_checked() {
-        let config = parse(
-            "server:\n  clientCaFile: /tls/ca.crt\n  headerReadTimeout: 3s\n  requestTimeout: 12s\n  maxConnections: 64\n",
-        )
-        .expect("valid limits");
-        assert_eq!(
-            config.server.client_ca_file,
-            Some(PathBuf::from("/tls/ca.crt"))
-        );
-        assert_eq!(config.server.header_read_timeout, Duration::from_secs(3));
-        assert_eq!(
-            config.server.effective_request_timeout(),
-            Duration::from_secs(12)
-        );
-        assert_eq!(config.server.max_connections, 64);
-        assert_eq!(
-            Config::default().server.effective_request_timeout(),
-            Duration::from_secs(12)
-        );
-        let err = parse("server:\n  requestTimeout: 1s\n").expect_err("below the deadline");
-        assert!(err.to_string().contains("server.requestTimeout"), "{err}");
-        let err = parse("server:\n  maxConnections: 0\n").expect_err("zero connections");
-        assert!(err.to_string().contains("maxConnections"), "{err}");
-        let err = parse("server:\n  headerReadTimeout: 0s\n").expect_err("zero timeout");
-        assert!(err.to_string().contains("headerReadTimeout"), "{err}");
-        let err = parse("server:\n  idleTimeout: 1s\n").expect_err("idle below headers");
-        assert!(err.to_string().contains("server.idleTimeout"), "{err}");
     }
 
     #[test]

@@ -243,7 +243,7 @@ keep the binary's defaults). */}}
   "shutdownGrace" (printf "%ds" (int .Values.shutdownGraceSeconds))
 -}}
 {{- $limits := .Values.server.limits -}}
-{{- range $k := list "tlsHandshakeTimeout" "headerReadTimeout" "idleTimeout" "requestTimeout" -}}
+{{- range $k := list "tlsHandshakeTimeout" "headerReadTimeout" "idleTimeout" "http2IdleTimeout" "maxConnectionAge" "requestTimeout" -}}
 {{- with index $limits $k -}}{{- $_ := set $server $k (toString .) -}}{{- end -}}
 {{- end -}}
 {{- range $k := list "maxConcurrentStreams" "maxConnections" -}}

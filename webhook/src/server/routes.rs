@@ -3,8 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,10 +11,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use tracing::warn;
 
+use super::body::ReviewBody;
 use crate::admission::{self, Endpoint, Pipeline};
-
-/// The API server never sends more than 3 MiB; anything larger is refused with 413.
-pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// Whether the server should receive traffic, beyond the policies' own state.
 #[derive(Debug, Default)]
@@ -53,15 +50,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
+async fn validate(State(state): State<AppState>, ReviewBody(body): ReviewBody) -> Response {
     review(&state, &body, Endpoint::Validate).await
 }
 
-async fn mutate(State(state): State<AppState>, body: Bytes) -> Response {
+async fn mutate(State(state): State<AppState>, ReviewBody(body): ReviewBody) -> Response {
     review(&state, &body, Endpoint::Mutate).await
 }
 
