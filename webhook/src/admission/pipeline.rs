@@ -19,8 +19,8 @@ use crate::config::{Config, Mode};
 use crate::image::{ParsedReferences, Reference};
 use crate::metrics::ReviewRecord;
 use crate::policy::{
-    FailurePolicy, ImageInput, Loaded, ObjectText, PolicyContext, PolicyInput, PolicySet,
-    PolicyStore, PreparedInput, RequestInfo,
+    FailurePolicy, ImageInput, Loaded, ObjectText, PolicyContext, PolicyInput, PolicyStore,
+    PreparedInput, RequestInfo,
 };
 use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
@@ -173,9 +173,19 @@ impl Pipeline {
         }
         let set = self.policies.current();
         let mutating = endpoint == Endpoint::Mutate;
-        let (runs, breakglass) = self.select(&set, mutating, breakglass);
         let used = breakglass.as_ref().is_some_and(Breakglass::is_used);
-        if used && runs.is_empty() {
+        let skipped = |p: &Loaded| used && self.config.breakglass.skips(p.policy.name());
+        let applicable = |p: &&Loaded| p.runs_on.includes(mutating);
+        let runs = |p: &&Loaded| applicable(p) && !skipped(p);
+        let breakglass = breakglass.map(|b| {
+            let names = set
+                .policies
+                .iter()
+                .filter(applicable)
+                .filter(|p| skipped(p));
+            b.with_skipped(names.map(|p| p.policy.name().to_owned()).collect())
+        });
+        if used && !set.policies.iter().any(|p| runs(&p)) {
             // Breakglass skipped every policy of this endpoint: nothing needs a verdict, so
             // the registry (often the reason for breakglass) is not asked.
             return Outcome::Evaluated(Evaluation {
@@ -195,29 +205,9 @@ impl Pipeline {
                 mutating,
             },
         };
-        let mut evaluation = run_policies(&runs, input, ctx, mode).await;
+        let mut evaluation = run_policies(set.policies.iter().filter(runs), input, ctx, mode).await;
         evaluation.breakglass = breakglass;
         Outcome::Evaluated(evaluation)
-    }
-
-    /// The endpoint's policies that run, and the breakglass outcome naming those it skipped.
-    fn select<'s>(
-        &self,
-        set: &'s PolicySet,
-        mutating: bool,
-        breakglass: Option<Breakglass>,
-    ) -> (Vec<&'s Loaded>, Option<Breakglass>) {
-        let used = breakglass.as_ref().is_some_and(Breakglass::is_used);
-        let (mut runs, mut skipped) = (Vec::new(), Vec::new());
-        for loaded in set.policies.iter().filter(|p| p.runs_on.includes(mutating)) {
-            let name = loaded.policy.name();
-            if used && self.config.breakglass.skips(name) {
-                skipped.push(name.to_owned());
-            } else {
-                runs.push(loaded);
-            }
-        }
-        (runs, breakglass.map(|b| b.with_skipped(skipped)))
     }
 
     fn old_images(&self, kind: WorkloadKind, req: &Request) -> Vec<FoundImage> {
@@ -290,7 +280,7 @@ impl Pipeline {
 /// Runs `policies` (those of the endpoint that breakglass did not skip) in order and
 /// combines their answers.
 async fn run_policies(
-    policies: &[&Loaded],
+    policies: impl Iterator<Item = &Loaded>,
     input: PolicyInput,
     ctx: LookupContext,
     mode: Mode,
