@@ -112,7 +112,7 @@ impl ReviewClient {
             .unwrap_or(false)
     }
 
-    /// `url/readyz`: whether it answers 200, and its body (the policies' load status).
+    /// `url/readyz`: whether it answers 200, and its body (`{"ready":…}`).
     pub fn ready(&self, url: &str) -> Result<(bool, String)> {
         let url = format!("{url}/readyz");
         block_on(async {

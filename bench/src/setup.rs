@@ -123,7 +123,11 @@ impl World {
                 break;
             }
             if started.elapsed() > Duration::from_secs(2) {
-                bail!("landed serve is not ready (are the policies built? policies/build.sh): {status}");
+                // /readyz names no policy: the server's log says which one failed and why.
+                bail!(
+                    "landed serve is not ready (are the policies built? policies/build.sh): {status}\n{}",
+                    landed.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -127,7 +127,14 @@ VALUE_SETS: dict[str, dict] = {
         "audit": {"enabled": True},
         "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
         "tls": {"mode": "certManager"},
-        "config": {"resolve": {"deadline": "2s", "requestTimeout": "1500ms"}, "checkUnchangedImages": True},
+        "config": {
+            "resolve": {"deadline": "2s", "requestTimeout": "1500ms"},
+            "checkUnchangedImages": True,
+            "breakglass": {
+                "groups": ["oncall@example.com"],
+                "users": ["system:serviceaccount:kube-system:replicaset-controller"],
+            },
+        },
     },
     "server-limits": {
         "server": {
@@ -135,6 +142,8 @@ VALUE_SETS: dict[str, dict] = {
                 "tlsHandshakeTimeout": "3s",
                 "headerReadTimeout": "4s",
                 "idleTimeout": "100s",
+                "http2IdleTimeout": "110s",
+                "maxConnectionAge": "10m",
                 "requestTimeout": "15s",
                 "maxConcurrentStreams": 50,
                 "maxConnections": 256,
@@ -350,7 +359,10 @@ def test_defaults():
     assert wh["timeoutSeconds"] == 10
     conditions = {m["name"]: m["expression"] for m in wh["matchConditions"]}
     assert "system:nodes" in conditions["not-from-a-node"]
-    assert "no-breakglass-annotation" not in conditions
+    assert "no-permitted-breakglass" not in conditions
+    assert config["breakglass"] == {
+        "enabled": True, "annotation": "landed.dev/breakglass", "users": [], "groups": [],
+    }
 
 
 def test_self_signed_secret_is_what_the_webhook_trusts():
@@ -498,7 +510,12 @@ def test_everything_on():
     assert vwc["namespaceSelector"]["matchLabels"] == {"landed.dev/enabled": "true"}
     assert vwc["namespaceSelector"]["matchExpressions"][1]["key"] == "tier"
     conditions = {m["name"]: m["expression"] for m in vwc["matchConditions"]}
-    assert "'landed.dev/breakglass' in object.metadata.annotations" in conditions["no-breakglass-annotation"]
+    # The API server skips landed only for annotated objects of the permitted requesters.
+    skip = conditions["no-permitted-breakglass"]
+    assert "'landed.dev/breakglass' in object.metadata.annotations" in skip
+    assert 'request.userInfo.groups.exists(g, g in ["oncall@example.com"])' in skip
+    assert 'request.userInfo.username in ["system:serviceaccount:kube-system:replicaset-controller"]' in skip
+    assert config["breakglass"]["groups"] == ["oncall@example.com"]
     monitor = one(docs, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"][0]["port"] == "https"
@@ -523,7 +540,10 @@ def test_match_conditions_can_be_turned_off():
         ({"audit": {"policyReports": True}}, "audit.backgroundScan.interval"),
         ({"tls": {"mode": "secret", "secret": {"name": "x", "caBundle": FAKE_CA_B64}},
           "metrics": {"serviceMonitor": {"enabled": True}}}, "metrics.serviceMonitor.ca"),
-        ({"networkPolicy": {"enabled": True, "egress": {"enabled": True, "dns": False}}}, "networkPolicy.egress.rules"),
+        ({"networkPolicy": {"enabled": True, "ingress": {"from": [{"ipBlock": {"cidr": "172.16.0.0/28"}}]},
+                            "egress": {"enabled": True, "dns": False}}}, "networkPolicy.egress.rules"),
+        ({"networkPolicy": {"enabled": True}}, "networkPolicy.ingress.from is empty"),
+        ({"webhook": {"matchConditions": {"skipBreakglass": True}}}, "config.breakglass.groups"),
         ({"server": {"clientAuth": {"enabled": True}}}, "server.clientAuth.caSecret"),
         ({"server": {"clientAuth": {"enabled": True, "caSecret": "a", "caConfigMap": "b"}}}, "exactly one"),
         ({"server": {"clientAuth": {"enabled": True, "caSecret": "a", "caKey": ""}}}, "server.clientAuth.caKey"),
@@ -561,21 +581,20 @@ def test_server_accepts_the_rendered_config(name, tmp_path):
     try:
         status, body = server.get("/healthz", (certs / "ca.crt").read_text(), "localhost", client)
         assert status == 200, body
-        # Prometheus metrics on the same HTTPS port and certificate (what the ServiceMonitor scrapes).
-        status, body = server.get("/metrics", (certs / "ca.crt").read_text(), "localhost", client)
-        assert status == 200 and b"# TYPE" in body, body[:200]
         status, body = server.get("/readyz", (certs / "ca.crt").read_text(), "localhost", client)
         ready = json.loads(body)
-        assert ready["tls"] is True, ready
+        assert set(ready) == {"ready"}, ready  # ready or not, no policy sources or errors
+        # Prometheus metrics on the same HTTPS port and certificate (what the ServiceMonitor scrapes).
+        status_metrics, metrics = server.get("/metrics", (certs / "ca.crt").read_text(), "localhost", client)
+        assert status_metrics == 200 and b"# TYPE" in metrics, metrics[:200]
         # Policies load only where the built-ins were built (scripts/test builds them first).
         built = BUILT_POLICIES / "require_landed.wasm"
         if built.exists():
-            assert status == 200, ready
-            if ready.get("policies"):
-                # Every configured policy (built-ins by name, with their settings) loaded.
-                wanted = [p["name"] for p in yaml.safe_load(config.read_text())["policies"]]
-                assert [p["name"] for p in ready["policies"]] == wanted, ready
-                assert all(p["loaded"] for p in ready["policies"]), ready
+            assert status == 200 and ready["ready"] is True, ready
+            # Every configured policy (built-ins by name, with their settings) loaded.
+            loaded = dict(re.findall(rb'^landed_policy_loaded\{policy="([^"]+)"\} (\d)$', metrics, re.M))
+            wanted = [p["name"] for p in yaml.safe_load(config.read_text())["policies"]]
+            assert {name.decode(): v for name, v in loaded.items()} == {n: b"1" for n in wanted}, loaded
     finally:
         server.stop()
     assert server.proc.returncode == 0, "".join(server.log)

@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import time
 
+import helm_python as helm
 import pytest
 
 from support import (
@@ -27,6 +28,8 @@ LIMITS = {
     "tlsHandshakeTimeout": "3s",
     "headerReadTimeout": "4s",
     "idleTimeout": "100s",
+    "http2IdleTimeout": "110s",
+    "maxConnectionAge": "10m",
     "requestTimeout": "15s",
     "maxConcurrentStreams": 50,
     "maxConnections": 256,
@@ -157,22 +160,30 @@ def test_no_network_policy_by_default():
 
 
 def test_ingress_only_to_the_serving_port_of_the_webhook_pods():
-    spec, docs = policy({})
+    spec, docs = policy({"ingress": {"from": API_SERVER}})
     pod = one(docs, "Deployment")["spec"]["template"]
     # It selects exactly the webhook pods, and the port is the one the Service targets.
     assert spec["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
     assert spec["podSelector"]["matchLabels"] == one(docs, "Service")["spec"]["selector"]
     assert spec["policyTypes"] == ["Ingress"]  # egress left open
-    assert spec["ingress"] == [{"ports": [{"port": container(docs)["ports"][0]["containerPort"], "protocol": "TCP"}]}]
+    port = container(docs)["ports"][0]["containerPort"]
+    assert spec["ingress"] == [{"ports": [{"port": port, "protocol": "TCP"}], "from": API_SERVER}]
     assert "egress" not in spec
 
 
 def test_ingress_peers_are_the_api_server_and_prometheus():
     spec, _ = policy({"ingress": {"from": API_SERVER}, "metrics": {"from": PROMETHEUS}})
     assert spec["ingress"] == [{"ports": [{"port": 8443, "protocol": "TCP"}], "from": API_SERVER + PROMETHEUS}]
-    # Metrics peers alone would shut the API server out: they only add to ingress.from.
-    spec, _ = policy({"metrics": {"from": PROMETHEUS}})
-    assert "from" not in spec["ingress"][0]
+
+
+@pytest.mark.parametrize("values", [{}, {"ingress": {"from": []}}, {"metrics": {"from": PROMETHEUS}}])
+def test_an_empty_ingress_from_is_refused_rather_than_open_to_every_source(values):
+    """A rule with ports but no peers admits every source; the chart refuses to render it and
+    says where the API server's range comes from on GKE. Metrics peers alone do not count."""
+    with pytest.raises(helm.HelmError) as refused:
+        render({"networkPolicy": {"enabled": True, **values}})
+    message = str(refused.value)
+    assert "networkPolicy.ingress.from" in message and "master-ipv4-cidr" in message, message
 
 
 def test_egress_when_asked_dns_and_the_given_rules():
@@ -180,9 +191,9 @@ def test_egress_when_asked_dns_and_the_given_rules():
         {"ports": [{"port": 443, "protocol": "TCP"}]},
         {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80, "protocol": "TCP"}]},
     ]
-    spec, _ = policy({"egress": {"enabled": True, "rules": rules}})
+    spec, _ = policy({"ingress": {"from": API_SERVER}, "egress": {"enabled": True, "rules": rules}})
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     dns = {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
     assert spec["egress"] == [dns] + rules
-    spec, _ = policy({"egress": {"enabled": True, "dns": False, "rules": rules}})
+    spec, _ = policy({"ingress": {"from": API_SERVER}, "egress": {"enabled": True, "dns": False, "rules": rules}})
     assert spec["egress"] == rules

@@ -86,6 +86,8 @@ pub struct PolicyEntry {
     pub path: Option<PathBuf>,
     /// `mode:` override for this policy's denials (`enforce`, `warn`, `audit`).
     pub mode: Option<String>,
+    /// `settings:` handed to the policy.
+    pub settings: Option<serde_json::Value>,
 }
 
 impl PolicyEntry {
@@ -111,6 +113,23 @@ impl PolicyEntry {
         self.mode = Some(mode.to_owned());
         self
     }
+
+    /// The same entry with these `settings:`.
+    pub fn settings(mut self, settings: serde_json::Value) -> Self {
+        self.settings = Some(settings);
+        self
+    }
+}
+
+/// `breakglass:` (fields left empty are left out of the file).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BreakglassEntry {
+    /// `users:`.
+    pub users: Vec<String>,
+    /// `groups:`.
+    pub groups: Vec<String>,
+    /// `skips:` (`None`: the default).
+    pub skips: Option<Vec<String>>,
 }
 
 /// The parts of landed.yaml the tests set; `None` fields are left out of the file.
@@ -152,6 +171,8 @@ pub struct LandedConfig {
     pub deny_unlisted: Option<bool>,
     /// `resolve.maxHosts`.
     pub max_hosts: Option<usize>,
+    /// `breakglass:`.
+    pub breakglass: Option<BreakglassEntry>,
 }
 
 impl LandedConfig {
@@ -255,6 +276,24 @@ impl LandedConfig {
                 if let Some(mode) = &entry.mode {
                     let _ = writeln!(out, "    mode: {mode}");
                 }
+                if let Some(settings) = &entry.settings {
+                    // JSON is YAML: the settings go as one flow mapping.
+                    let _ = writeln!(out, "    settings: {settings}");
+                }
+            }
+        }
+        if let Some(breakglass) = &self.breakglass {
+            out.push_str("breakglass:\n  enabled: true\n");
+            let lists = [
+                ("users", Some(&breakglass.users)),
+                ("groups", Some(&breakglass.groups)),
+                ("skips", breakglass.skips.as_ref()),
+            ];
+            for (key, list) in lists {
+                if let Some(list) = list.filter(|l| !l.is_empty() || key == "skips") {
+                    let items: Vec<String> = list.iter().map(|s| quote(s)).collect();
+                    let _ = writeln!(out, "  {key}: [{}]", items.join(", "));
+                }
             }
         }
         if out.is_empty() {
@@ -291,6 +330,25 @@ mod tests {
             config.to_yaml(),
             "namespaces:\n  \"pay\":\n    onUndetermined: deny\nresolve:\n  deadline: 1000ms\n  \
              requestTimeout: 1000ms\n  connectTimeout: 500ms\n"
+        );
+    }
+
+    #[test]
+    fn writes_breakglass_and_policy_settings() {
+        let config = LandedConfig {
+            policies: vec![PolicyEntry::builtin("allowed-registries")
+                .settings(serde_json::json!({"registries": ["127.0.0.1:5000"]}))],
+            breakglass: Some(BreakglassEntry {
+                groups: vec!["oncall@example.com".to_owned()],
+                ..BreakglassEntry::default()
+            }),
+            ..LandedConfig::default()
+        };
+        assert_eq!(
+            config.to_yaml(),
+            "policies:\n  - name: \"allowed-registries\"\n    settings: \
+             {\"registries\":[\"127.0.0.1:5000\"]}\nbreakglass:\n  enabled: true\n  \
+             groups: [\"oncall@example.com\"]\n"
         );
     }
 

@@ -64,6 +64,18 @@ impl PodReview {
         self
     }
 
+    /// Sets annotation `key` on the Pod.
+    pub fn annotation(mut self, key: &str, value: &str) -> Self {
+        self.review["request"]["object"]["metadata"]["annotations"][key] = json!(value);
+        self
+    }
+
+    /// Sends the review as `username` in `groups` (`request.userInfo`).
+    pub fn requested_by(mut self, username: &str, groups: &[&str]) -> Self {
+        self.review["request"]["userInfo"] = json!({"username": username, "groups": groups});
+        self
+    }
+
     /// The request uid the response must echo.
     pub fn uid(&self) -> String {
         self.review["request"]["uid"]

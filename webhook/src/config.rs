@@ -1,19 +1,16 @@
 //! `landed.yaml`: every field optional, unknown fields refused with their line.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::admission::{BreakglassConfig, BREAKGLASS_ANNOTATION};
 use crate::audit::AuditConfig;
 use crate::policy::{PolicyConfig, PolicyLimits};
 use crate::registry::{EgressConfig, RegistryConfig};
 use crate::resolve::{CacheConfig, ResolveConfig};
-
-/// The annotation that lets a workload through with a recorded reason.
-pub const BREAKGLASS_ANNOTATION: &str = "landed.dev/breakglass";
+pub use crate::server::ServerConfig;
 
 /// Namespaces never reviewed unless the config says otherwise.
 pub const DEFAULT_EXCLUDED_NAMESPACES: [&str; 3] =
@@ -62,94 +59,6 @@ pub struct NamespaceConfig {
     pub mode: Option<Mode>,
     /// Undetermined handling for this namespace.
     pub on_undetermined: Option<OnUndetermined>,
-}
-
-/// The breakglass annotation (`breakglass:`).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct BreakglassConfig {
-    /// Whether the annotation is honoured at all.
-    pub enabled: bool,
-    /// The annotation key; its value must be a non-empty reason.
-    pub annotation: String,
-}
-
-impl Default for BreakglassConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            annotation: BREAKGLASS_ANNOTATION.to_owned(),
-        }
-    }
-}
-
-/// HTTPS server settings (`server:`).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address to listen on.
-    pub listen: SocketAddr,
-    /// PEM certificate chain file.
-    pub tls_cert_file: Option<PathBuf>,
-    /// PEM private key file.
-    pub tls_key_file: Option<PathBuf>,
-    /// How often the certificate files are checked for changes.
-    #[serde(with = "humantime_serde")]
-    pub cert_reload_interval: Duration,
-    /// The `timeoutSeconds` of the webhook configuration; every budget stays below it.
-    #[serde(with = "humantime_serde")]
-    pub webhook_timeout: Duration,
-    /// How long in-flight reviews may take to finish after SIGTERM.
-    #[serde(with = "humantime_serde")]
-    pub shutdown_grace: Duration,
-    /// PEM CA bundle; when set, clients (the API server) must present a certificate it signed.
-    pub client_ca_file: Option<PathBuf>,
-    /// Time for a client to send a request's headers (slow clients are disconnected).
-    #[serde(with = "humantime_serde")]
-    pub header_read_timeout: Duration,
-    /// Time for a client to complete the TLS handshake.
-    #[serde(with = "humantime_serde")]
-    pub tls_handshake_timeout: Duration,
-    /// How long an HTTP/1.1 keep-alive connection may wait for its next request. Longer than
-    /// the API server's own idle timeout (Go's 90 s), so the client closes idle connections:
-    /// a server-side close races the client's next request, which then fails as a reset.
-    #[serde(with = "humantime_serde")]
-    pub idle_timeout: Duration,
-    /// Time for a whole request, body included (default: webhookTimeout + 2s).
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Option<Duration>,
-    /// Concurrent HTTP/2 streams per connection.
-    pub max_concurrent_streams: u32,
-    /// Connections open at once; more are closed when accepted.
-    pub max_connections: usize,
-}
-
-impl ServerConfig {
-    /// The whole-request timeout: as configured, else a little above `webhookTimeout`.
-    pub fn effective_request_timeout(&self) -> Duration {
-        self.request_timeout
-            .unwrap_or(self.webhook_timeout + Duration::from_secs(2))
-    }
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
-            tls_cert_file: None,
-            tls_key_file: None,
-            cert_reload_interval: Duration::from_secs(10),
-            webhook_timeout: Duration::from_secs(10),
-            shutdown_grace: Duration::from_secs(20),
-            client_ca_file: None,
-            header_read_timeout: Duration::from_secs(5),
-            tls_handshake_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(120),
-            request_timeout: None,
-            max_concurrent_streams: 100,
-            max_connections: 1024,
-        }
-    }
 }
 
 /// The whole of landed.yaml.
@@ -280,62 +189,40 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
+        self.server.validate()?;
         let timeout = self.server.webhook_timeout;
-        if timeout.is_zero() || timeout > Duration::from_secs(30) {
-            return Err(format!(
-                "server.webhookTimeout must be between 1s and 30s (the API server's limit), got {timeout:?}"
-            ));
-        }
         if self.resolve.deadline.is_zero() || self.resolve.deadline >= timeout {
             return Err(format!(
                 "resolve.deadline ({:?}) must be above zero and below server.webhookTimeout ({timeout:?}) so the webhook always answers in time",
                 self.resolve.deadline
             ));
         }
-        self.validate_limits()?;
-        self.egress.validate()?;
-        for (i, entry) in self.registries.iter().enumerate() {
-            entry
-                .validate()
-                .map_err(|e| format!("registries[{i}] ({}): {e}", entry.host))?;
-        }
-        if self.server.tls_cert_file.is_some() != self.server.tls_key_file.is_some() {
-            return Err("server.tlsCertFile and server.tlsKeyFile must be given together".into());
-        }
-        if self.breakglass.enabled && self.breakglass.annotation.trim().is_empty() {
-            return Err(
-                "breakglass.annotation must not be empty while breakglass is enabled".into(),
-            );
-        }
-        Ok(())
-    }
-
-    fn validate_limits(&self) -> Result<(), String> {
-        let server = &self.server;
-        if server.header_read_timeout.is_zero() || server.tls_handshake_timeout.is_zero() {
-            return Err(
-                "server.headerReadTimeout and server.tlsHandshakeTimeout must be above zero".into(),
-            );
-        }
-        if server.idle_timeout < server.header_read_timeout {
-            return Err(format!(
-                "server.idleTimeout ({:?}) must be at least server.headerReadTimeout ({:?})",
-                server.idle_timeout, server.header_read_timeout
-            ));
-        }
-        let request = server.effective_request_timeout();
+        let request = self.server.effective_request_timeout();
         if request <= self.resolve.deadline {
             return Err(format!(
                 "server.requestTimeout ({request:?}) must be above resolve.deadline ({:?}); set it a little above server.webhookTimeout",
                 self.resolve.deadline
             ));
         }
-        if server.max_concurrent_streams == 0 || server.max_connections == 0 {
-            return Err(
-                "server.maxConcurrentStreams and server.maxConnections must be above zero".into(),
-            );
+        self.egress.validate()?;
+        for (i, entry) in self.registries.iter().enumerate() {
+            entry
+                .validate()
+                .map_err(|e| format!("registries[{i}] ({}): {e}", entry.host))?;
         }
-        Ok(())
+        self.breakglass
+            .validate(self.policy_names().iter().map(String::as_str))
+    }
+
+    /// The names of the configured policies (or of the defaults).
+    fn policy_names(&self) -> Vec<String> {
+        match &self.policies {
+            Some(entries) => entries.iter().map(|p| p.name.clone()).collect(),
+            None => crate::policy::default_entries()
+                .into_iter()
+                .map(|p| p.name)
+                .collect(),
+        }
     }
 
     /// Mode and undetermined handling for a namespace (cluster-scoped objects use the globals).
@@ -397,33 +284,21 @@ mod tests {
     }
 
     #[test]
-    fn server_limits_parse_and_are_checked() {
+    fn breakglass_skips_must_name_configured_policies() {
+        let err = parse("breakglass:\n  skips: [require-landd]\n").expect_err("typo");
+        let text = err.to_string();
+        assert!(
+            text.contains("breakglass.skips") && text.contains("require-landd"),
+            "{text}"
+        );
         let config = parse(
-            "server:\n  clientCaFile: /tls/ca.crt\n  headerReadTimeout: 3s\n  requestTimeout: 12s\n  maxConnections: 64\n",
+            "breakglass:\n  groups: [oncall@example.com]\n  skips: [require-landed, custom]\npolicies:\n  - name: require-landed\n  - name: custom\n    path: custom.wasm\n",
         )
-        .expect("valid limits");
-        assert_eq!(
-            config.server.client_ca_file,
-            Some(PathBuf::from("/tls/ca.crt"))
-        );
-        assert_eq!(config.server.header_read_timeout, Duration::from_secs(3));
-        assert_eq!(
-            config.server.effective_request_timeout(),
-            Duration::from_secs(12)
-        );
-        assert_eq!(config.server.max_connections, 64);
-        assert_eq!(
-            Config::default().server.effective_request_timeout(),
-            Duration::from_secs(12)
-        );
-        let err = parse("server:\n  requestTimeout: 1s\n").expect_err("below the deadline");
-        assert!(err.to_string().contains("server.requestTimeout"), "{err}");
-        let err = parse("server:\n  maxConnections: 0\n").expect_err("zero connections");
-        assert!(err.to_string().contains("maxConnections"), "{err}");
-        let err = parse("server:\n  headerReadTimeout: 0s\n").expect_err("zero timeout");
-        assert!(err.to_string().contains("headerReadTimeout"), "{err}");
-        let err = parse("server:\n  idleTimeout: 1s\n").expect_err("idle below headers");
-        assert!(err.to_string().contains("server.idleTimeout"), "{err}");
+        .expect("valid");
+        assert_eq!(config.breakglass.groups, ["oncall@example.com"]);
+        assert!(config.breakglass.skips("custom"));
+        // The default skip names a built-in this config does not run: nothing to skip, no error.
+        parse("policies:\n  - name: no-latest-tag\n").expect("default skips");
     }
 
     #[test]

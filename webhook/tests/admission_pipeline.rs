@@ -1,5 +1,6 @@
 //! The admission pipeline over the AdmissionReview corpus in `tests/data/reviews/`: kinds,
-//! paths, operations, namespaces, breakglass, modes, failure policies and the deadline.
+//! paths, operations, namespaces, modes, failure policies and the deadline (breakglass:
+//! admission_breakglass.rs).
 //!
 //! The rule used here is a minimal policy double ("deny anything not landed") so these tests
 //! exercise the pipeline's plumbing; the real rules are WebAssembly and tested in policy_*.
@@ -256,23 +257,6 @@ async fn ephemeral_container_subresource_checks_the_new_debug_image() {
         "{message}"
     );
     assert_eq!(landed.lookups(), 1);
-}
-
-#[tokio::test]
-async fn breakglass_allows_with_a_warning_carrying_the_reason() {
-    let landed = standard(&[APP, SIDECAR, MIGRATE]);
-    let (_, resp) = landed.review("deployment-create-breakglass.json").await;
-    assert!(resp.allowed);
-    let warnings = resp.warnings.expect("a breakglass warning");
-    assert!(
-        warnings[0].contains("INC-4321 registry outage"),
-        "{warnings:?}"
-    );
-    assert_eq!(
-        resp.audit_annotations.get("breakglass").map(String::as_str),
-        Some("INC-4321 registry outage, approved by on-call")
-    );
-    assert_eq!(landed.lookups(), 0);
 }
 
 #[tokio::test]

@@ -141,9 +141,11 @@ matchConditions:
     expression: "!has(request.userInfo.groups) || !('system:nodes' in request.userInfo.groups)"
   {{- end }}
   {{- if $skipBreakglass }}
-  {{- $key := default "landed.dev/breakglass" $bg.annotation }}
-  - name: no-breakglass-annotation
-    expression: {{ printf "!has(object.metadata.annotations) || !(%s in object.metadata.annotations) || object.metadata.annotations[%s].trim() == ''" ($key | squote) ($key | squote) | quote }}
+  {{- $key := default "landed.dev/breakglass" $bg.annotation | squote }}
+  {{- $annotated := printf "has(object.metadata.annotations) && %s in object.metadata.annotations && object.metadata.annotations[%s].trim() != ''" $key $key }}
+  {{- $permitted := printf "(has(request.userInfo.username) && request.userInfo.username in %s) || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in %s))" (toJson ($bg.users | default list)) (toJson ($bg.groups | default list)) }}
+  - name: no-permitted-breakglass
+    expression: {{ printf "!(%s) || !(%s)" $annotated $permitted | quote }}
   {{- end }}
 {{- end }}
 {{- end -}}
@@ -185,6 +187,14 @@ matchConditions:
 {{- end -}}
 {{- if and $ca.enabled (not $ca.caKey) -}}
 {{- fail "server.clientAuth.caKey must name the key holding the CA bundle" -}}
+{{- end -}}
+{{- $bg := .Values.config.breakglass | default dict -}}
+{{- if and .Values.webhook.matchConditions.skipBreakglass (ne (toString $bg.enabled) "false") (not $bg.users) (not $bg.groups) -}}
+{{- fail "webhook.matchConditions.skipBreakglass needs config.breakglass.groups or config.breakglass.users: the API server would skip landed, and every policy, for anyone who sets the annotation" -}}
+{{- end -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if and $np.enabled (not $np.ingress.from) -}}
+{{- fail "networkPolicy.ingress.from is empty, which would let every source reach the webhook port: list the API server's sources, e.g. on GKE the control plane range (--master-ipv4-cidr; gcloud container clusters describe CLUSTER --format='value(privateClusterConfig.masterIpv4CidrBlock)') as an ipBlock, or set networkPolicy.enabled=false" -}}
 {{- end -}}
 {{- $eg := .Values.networkPolicy.egress -}}
 {{- if and .Values.networkPolicy.enabled $eg.enabled (not $eg.dns) (not $eg.rules) -}}
@@ -233,7 +243,7 @@ keep the binary's defaults). */}}
   "shutdownGrace" (printf "%ds" (int .Values.shutdownGraceSeconds))
 -}}
 {{- $limits := .Values.server.limits -}}
-{{- range $k := list "tlsHandshakeTimeout" "headerReadTimeout" "idleTimeout" "requestTimeout" -}}
+{{- range $k := list "tlsHandshakeTimeout" "headerReadTimeout" "idleTimeout" "http2IdleTimeout" "maxConnectionAge" "requestTimeout" -}}
 {{- with index $limits $k -}}{{- $_ := set $server $k (toString .) -}}{{- end -}}
 {{- end -}}
 {{- range $k := list "maxConcurrentStreams" "maxConnections" -}}

@@ -4,6 +4,7 @@ use json_patch::{Patch, PatchOperation};
 use kube::core::admission::AdmissionResponse;
 use tracing::{debug, info, warn};
 
+use super::breakglass::Breakglass;
 use super::pipeline::Endpoint;
 use super::review::Request;
 use crate::config::Mode;
@@ -11,6 +12,12 @@ use crate::policy::ImageInput;
 
 /// The audit annotation recording what enforce mode would have denied.
 pub const WOULD_DENY_ANNOTATION: &str = "would-deny";
+
+/// Audit annotations of breakglass: the reason of a use, the policies it skipped, and the
+/// reason of a refused attempt.
+const BREAKGLASS_ANNOTATION: &str = "breakglass";
+const BREAKGLASS_SKIPPED_ANNOTATION: &str = "breakglass-skipped";
+const BREAKGLASS_REFUSED_ANNOTATION: &str = "breakglass-refused";
 
 /// One policy's "no", with the mode that governs it.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,8 +39,10 @@ pub struct Evaluation {
     pub warnings: Vec<String>,
     /// Patch operations from mutating policies, in policy order.
     pub patch: Vec<PatchOperation>,
-    /// The images with their verdicts.
+    /// The images with their verdicts (empty when no policy that runs needed them).
     pub images: Vec<ImageInput>,
+    /// What the breakglass annotation did, when the object carries one.
+    pub breakglass: Option<Breakglass>,
 }
 
 /// How a review ended before it became a response.
@@ -41,9 +50,7 @@ pub struct Evaluation {
 pub enum Outcome {
     /// Nothing to check (operation, kind, namespace, no images).
     Skipped(&'static str),
-    /// Let through by the breakglass annotation, with its reason.
-    Breakglass(String),
-    /// Checked and judged by the policies.
+    /// Checked and judged by the policies (those breakglass did not skip).
     Evaluated(Evaluation),
 }
 
@@ -65,23 +72,16 @@ impl Outcome {
         let mut response = AdmissionResponse::from(req);
         let evaluation = match self {
             Self::Skipped(_) => return response,
-            Self::Breakglass(reason) => {
-                if endpoint == Endpoint::Validate {
-                    response.warnings = Some(vec![format!(
-                        "landed: image checks bypassed by breakglass annotation: {reason}"
-                    )]);
-                    response
-                        .audit_annotations
-                        .insert("breakglass".to_owned(), reason.clone());
-                }
-                return response;
-            }
             Self::Evaluated(evaluation) => evaluation,
         };
         match endpoint {
             Endpoint::Mutate => mutate_response(response, evaluation),
             Endpoint::Validate => {
                 let mut warnings = Vec::new();
+                if let Some(breakglass) = &evaluation.breakglass {
+                    warnings.push(breakglass.warning());
+                    annotate_breakglass(&mut response, breakglass);
+                }
                 let mut enforced = Vec::new();
                 let mut audited = Vec::new();
                 for denial in &evaluation.denials {
@@ -112,12 +112,13 @@ impl Outcome {
         }
     }
 
-    /// The decision as logged and counted: skip, breakglass, deny, audit-deny, warn or allow.
+    /// The decision as logged and counted: skip, breakglass (allowed with policies skipped by
+    /// it), deny, audit-deny, warn or allow.
     pub fn decision(&self, response: &AdmissionResponse) -> &'static str {
         match (self, response.allowed) {
             (Self::Skipped(_), _) => "skip",
-            (Self::Breakglass(_), _) => "breakglass",
             (_, false) => "deny",
+            (Self::Evaluated(e), true) if e.breakglass_used() => "breakglass",
             (Self::Evaluated(e), true) if e.denials.iter().any(|d| d.mode == Mode::Audit) => {
                 "audit-deny"
             }
@@ -134,12 +135,6 @@ impl Outcome {
         let decision = self.decision(response);
         match self {
             Self::Skipped(reason) => tracing::debug!(reason, latency_ms, "review skipped"),
-            Self::Breakglass(reason) => warn!(
-                decision,
-                reason = %reason,
-                latency_ms,
-                "breakglass annotation let the workload through"
-            ),
             Self::Evaluated(evaluation) => {
                 let images = ImagesField(&evaluation.images);
                 let denials = DenialsField(&evaluation.denials);
@@ -154,9 +149,32 @@ impl Outcome {
 }
 
 impl Evaluation {
-    /// Nothing to tell anyone: no denial (in any mode), no warning, no patch.
+    /// Nothing to tell anyone: no denial (in any mode), no warning, no patch, no breakglass.
     pub fn is_clean(&self) -> bool {
-        self.denials.is_empty() && self.warnings.is_empty() && self.patch.is_empty()
+        self.denials.is_empty()
+            && self.warnings.is_empty()
+            && self.patch.is_empty()
+            && self.breakglass.is_none()
+    }
+
+    /// Whether the breakglass annotation was honoured.
+    pub fn breakglass_used(&self) -> bool {
+        self.breakglass.as_ref().is_some_and(Breakglass::is_used)
+    }
+}
+
+fn annotate_breakglass(response: &mut AdmissionResponse, breakglass: &Breakglass) {
+    let notes = &mut response.audit_annotations;
+    match breakglass {
+        Breakglass::Used {
+            reason, skipped, ..
+        } => {
+            notes.insert(BREAKGLASS_ANNOTATION.to_owned(), reason.clone());
+            notes.insert(BREAKGLASS_SKIPPED_ANNOTATION.to_owned(), skipped.join(","));
+        }
+        Breakglass::Refused { reason, .. } => {
+            notes.insert(BREAKGLASS_REFUSED_ANNOTATION.to_owned(), reason.clone());
+        }
     }
 }
 

@@ -6,21 +6,21 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use kube::core::admission::{AdmissionResponse, Operation};
-use kube::core::Resource;
 use tracing::{info_span, Instrument};
 
+use super::breakglass::Breakglass;
 use super::decision::{Denial, Evaluation, Outcome};
 use super::extract::{self, FoundImage};
 use super::kinds::WorkloadKind;
 use super::object::ReviewObject;
 use super::review::Request;
 use crate::audit::EventRecorder;
-use crate::config::{Config, Mode, OnUndetermined};
+use crate::config::{Config, Mode};
 use crate::image::{ParsedReferences, Reference};
 use crate::metrics::ReviewRecord;
 use crate::policy::{
-    FailurePolicy, ImageInput, ObjectText, PolicyContext, PolicyInput, PolicyStore, PreparedInput,
-    RequestInfo,
+    FailurePolicy, ImageInput, Loaded, ObjectText, PolicyContext, PolicyInput, PolicyStore,
+    PreparedInput, RequestInfo,
 };
 use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
@@ -114,6 +114,12 @@ impl Pipeline {
         let outcome = self.evaluate(req, endpoint).instrument(span.clone()).await;
         let response = outcome.respond(req, endpoint);
         let _enter = span.enter();
+        // With pinning on, an object passes /mutate then /validate: one use, logged once.
+        if let (Outcome::Evaluated(e), Endpoint::Validate) = (&outcome, endpoint) {
+            if let Some(breakglass) = &e.breakglass {
+                breakglass.log(req);
+            }
+        }
         // Decision and latency go on the one log line rather than into the span: recording
         // a span field re-encodes all of the span's fields in the JSON log layer.
         outcome.log(&response, started.elapsed().as_secs_f64() * 1e3);
@@ -150,9 +156,7 @@ impl Pipeline {
         let Some(object) = &req.object else {
             return Outcome::Skipped("request has no object");
         };
-        if let Some(reason) = self.breakglass(object) {
-            return Outcome::Breakglass(reason);
-        }
+        let breakglass = self.config.breakglass.judge(req, object);
         let found = match kind.pod_spec(object.json()) {
             Ok(found) => found,
             Err(err) => return Outcome::decode_failure(mode, err.to_string()),
@@ -167,6 +171,28 @@ impl Pipeline {
         if images.is_empty() {
             return Outcome::Skipped("no new or changed images");
         }
+        let set = self.policies.current();
+        let mutating = endpoint == Endpoint::Mutate;
+        let used = breakglass.as_ref().is_some_and(Breakglass::is_used);
+        let skipped = |p: &Loaded| used && self.config.breakglass.skips(p.policy.name());
+        let applicable = |p: &&Loaded| p.runs_on.includes(mutating);
+        let runs = |p: &&Loaded| applicable(p) && !skipped(p);
+        let breakglass = breakglass.map(|b| {
+            let names = set
+                .policies
+                .iter()
+                .filter(applicable)
+                .filter(|p| skipped(p));
+            b.with_skipped(names.map(|p| p.policy.name().to_owned()).collect())
+        });
+        if used && !set.policies.iter().any(|p| runs(&p)) {
+            // Breakglass skipped every policy of this endpoint: nothing needs a verdict, so
+            // the registry (often the reason for breakglass) is not asked.
+            return Outcome::Evaluated(Evaluation {
+                breakglass,
+                ..Evaluation::default()
+            });
+        }
         let ctx = LookupContext::for_pod(req.namespace.clone(), &spec);
         // One lookup deadline for the review: its images first, then its policies'
         // `resolve-image` calls share what is left.
@@ -179,24 +205,13 @@ impl Pipeline {
             context: PolicyContext {
                 mode,
                 on_undetermined,
-                mutating: endpoint == Endpoint::Mutate,
+                mutating,
             },
         };
-        let evaluation = self.run_policies(input, ctx, deadline, mode, on_undetermined);
-        Outcome::Evaluated(evaluation.await)
-    }
-
-    fn breakglass(&self, object: &ReviewObject) -> Option<String> {
-        if !self.config.breakglass.enabled {
-            return None;
-        }
-        let reason = object
-            .meta()
-            .annotations
-            .as_ref()?
-            .get(&self.config.breakglass.annotation)?
-            .trim();
-        (!reason.is_empty()).then(|| reason.to_owned())
+        let policies = set.policies.iter().filter(runs);
+        let mut evaluation = run_policies(policies, input, ctx, deadline, mode).await;
+        evaluation.breakglass = breakglass;
+        Outcome::Evaluated(evaluation)
     }
 
     fn old_images(&self, kind: WorkloadKind, req: &Request) -> Vec<FoundImage> {
@@ -275,61 +290,60 @@ impl Pipeline {
             })
             .collect()
     }
+}
 
-    async fn run_policies(
-        &self,
-        input: PolicyInput,
-        ctx: LookupContext,
-        deadline: tokio::time::Instant,
-        mode: Mode,
-        _: OnUndetermined,
-    ) -> Evaluation {
-        let set = self.policies.current();
-        let mut evaluation = Evaluation::default();
-        let mutating = input.context.mutating;
-        // Shared by every policy of the review; each part is encoded when a policy that is
-        // called first needs it, so a review whose answers are all reused encodes nothing.
-        let prepared = PreparedInput::with_lookup(&input, ctx).with_deadline(deadline.into_std());
-        let applicable = set.policies.iter().filter(|p| p.runs_on.includes(mutating));
-        for loaded in applicable {
-            let name = loaded.policy.name();
-            let mode = loaded.mode.unwrap_or(mode);
-            let answer = loaded
-                .policy
-                .evaluate_prepared(&prepared, &loaded.settings)
-                .await;
-            match answer {
-                Ok(output) => {
-                    evaluation.warnings.extend(output.warnings);
-                    if !output.allowed {
-                        let message = output
-                            .message
-                            .unwrap_or_else(|| format!("denied by policy {name}"));
-                        evaluation.denials.push(Denial {
-                            policy: name.to_owned(),
-                            message,
-                            mode,
-                        });
-                    }
-                    if let Some(patch) = output.patch {
-                        evaluation.patch.extend(patch.0);
-                    }
-                }
-                Err(err) => match loaded.failure_policy {
-                    FailurePolicy::Fail => evaluation.denials.push(Denial {
+/// Runs `policies` (those of the endpoint that breakglass did not skip) in order and
+/// combines their answers.
+async fn run_policies(
+    policies: impl Iterator<Item = &Loaded>,
+    input: PolicyInput,
+    ctx: LookupContext,
+    deadline: tokio::time::Instant,
+    mode: Mode,
+) -> Evaluation {
+    let mut evaluation = Evaluation::default();
+    // Shared by every policy of the review; each part is encoded when a policy that is
+    // called first needs it, so a review whose answers are all reused encodes nothing.
+    let prepared = PreparedInput::with_lookup(&input, ctx).with_deadline(deadline.into_std());
+    for loaded in policies {
+        let name = loaded.policy.name();
+        let mode = loaded.mode.unwrap_or(mode);
+        let answer = loaded
+            .policy
+            .evaluate_prepared(&prepared, &loaded.settings)
+            .await;
+        match answer {
+            Ok(output) => {
+                evaluation.warnings.extend(output.warnings);
+                if !output.allowed {
+                    let message = output
+                        .message
+                        .unwrap_or_else(|| format!("denied by policy {name}"));
+                    evaluation.denials.push(Denial {
                         policy: name.to_owned(),
-                        message: format!("{err} (failurePolicy: Fail)"),
+                        message,
                         mode,
-                    }),
-                    FailurePolicy::Ignore => evaluation
-                        .warnings
-                        .push(format!("{err}; ignored (failurePolicy: Ignore)")),
-                },
+                    });
+                }
+                if let Some(patch) = output.patch {
+                    evaluation.patch.extend(patch.0);
+                }
             }
+            Err(err) => match loaded.failure_policy {
+                FailurePolicy::Fail => evaluation.denials.push(Denial {
+                    policy: name.to_owned(),
+                    message: format!("{err} (failurePolicy: Fail)"),
+                    mode,
+                }),
+                FailurePolicy::Ignore => evaluation
+                    .warnings
+                    .push(format!("{err}; ignored (failurePolicy: Ignore)")),
+            },
         }
-        evaluation.images = input.images;
-        evaluation
     }
+    drop(prepared);
+    evaluation.images = input.images;
+    evaluation
 }
 
 /// How long past the review deadline a resolver may take before the pipeline stops waiting.

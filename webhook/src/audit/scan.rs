@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::inventory::Workload;
 use super::AuditError;
-use crate::admission::{self, extract, Endpoint, Outcome, Pipeline, Request};
+use crate::admission::{self, extract, Breakglass, Endpoint, Outcome, Pipeline, Request};
 use crate::config::Mode;
 use crate::image::Reference;
 use crate::resolve::{LookupContext, Resolve};
@@ -249,18 +249,23 @@ fn request_for(w: &Workload) -> Result<Request, AuditError> {
 }
 
 fn finding(w: &Workload, mode: Mode, outcome: Outcome) -> Option<Finding> {
-    let (decision, evaluation) = match outcome {
+    let (decision, mut evaluation) = match outcome {
         Outcome::Skipped(_) => return None,
-        Outcome::Breakglass(reason) => (
-            Decision::Breakglass,
-            admission::Evaluation {
-                warnings: vec![format!("breakglass: {reason}")],
-                ..Default::default()
-            },
-        ),
-        Outcome::Evaluated(e) if e.denials.is_empty() => (Decision::Allow, e),
-        Outcome::Evaluated(e) => (Decision::Deny, e),
+        Outcome::Evaluated(e) if !e.denials.is_empty() => (Decision::Deny, e),
+        Outcome::Evaluated(e) if e.breakglass_used() => (Decision::Breakglass, e),
+        Outcome::Evaluated(e) => (Decision::Allow, e),
     };
+    // The scan reviews as its own user, so a breakglass restricted to users or groups is
+    // refused here whoever created the workload: only a use is worth reporting.
+    if let Some(Breakglass::Used {
+        reason, skipped, ..
+    }) = &evaluation.breakglass
+    {
+        let skipped = skipped.join(", ");
+        evaluation
+            .warnings
+            .insert(0, format!("breakglass: {reason} (skipped: {skipped})"));
+    }
     Some(Finding {
         namespace: w.namespace.clone(),
         kind: w.kind.kind(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::ConfigArg;
 use crate::server::certs::CertBundle;
@@ -29,6 +29,13 @@ pub struct ServeArgs {
 /// Runs the server until SIGTERM or Ctrl-C, then drains.
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
+    let breakglass = &config.breakglass;
+    if breakglass.enabled && breakglass.open_to_everyone() {
+        warn!(
+            annotation = %breakglass.annotation,
+            "breakglass is usable by every requester: set breakglass.groups (or users) to the on-call group"
+        );
+    }
     server::open_files::raise_open_file_limit(config.server.max_connections);
     let mut listen = args.listen.unwrap_or(config.server.listen);
     // Kept alive for the whole run: the dev certificates live in it.

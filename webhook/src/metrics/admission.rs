@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use kube::core::admission::{AdmissionResponse, Operation};
 
-use super::{kind_label, Metrics, ReviewLabels};
-use crate::admission::{Endpoint, Outcome, Request};
+use super::{kind_label, Metrics, NamespaceLabels, ReviewLabels};
+use crate::admission::{Breakglass, Endpoint, Outcome, Request};
 use crate::config::Mode;
 
 /// The `operation` label value.
@@ -71,13 +71,57 @@ impl Metrics {
             for denial in evaluation.denials.iter().filter(|d| d.mode == Mode::Audit) {
                 self.would_deny(kind, &denial.policy);
             }
+            // Counted on /validate only: with pinning on, the same object also passes /mutate.
+            if let Some(breakglass) = &evaluation.breakglass {
+                self.breakglass(breakglass, record.request.namespace.as_deref());
+            }
         }
+    }
+
+    /// Records a breakglass use or a refused attempt in `namespace`.
+    pub fn breakglass(&self, breakglass: &Breakglass, namespace: Option<&str>) {
+        let labels = NamespaceLabels {
+            namespace: self.namespaces.label(namespace.unwrap_or("")),
+        };
+        let family = match breakglass {
+            Breakglass::Used { .. } => &self.breakglass,
+            Breakglass::Refused { .. } => &self.breakglass_refused,
+        };
+        family.get_or_create(&labels).inc();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn breakglass_uses_and_refusals_are_counted_apart_by_namespace() {
+        let m = Metrics::new();
+        let used = Breakglass::Used {
+            reason: "INC-1".into(),
+            user: "alice".into(),
+            skipped: vec!["require-landed".into()],
+        };
+        let refused = Breakglass::Refused {
+            reason: "INC-1".into(),
+            user: "mallory".into(),
+        };
+        m.breakglass(&used, Some("shop"));
+        m.breakglass(&used, Some("shop"));
+        m.breakglass(&refused, Some("pay"));
+        let text = m.encode();
+        assert!(
+            text.contains("landed_breakglass_total{namespace=\"shop\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("landed_breakglass_refused_total{namespace=\"pay\"} 1"),
+            "{text}"
+        );
+        // Neither the user nor the reason becomes a label.
+        assert!(!text.contains("alice") && !text.contains("INC-1"), "{text}");
+    }
 
     #[test]
     fn registry_is_the_first_segment_of_the_normalized_reference() {

@@ -17,6 +17,10 @@ pub const OTHER: &str = "other";
 /// Most distinct registry hosts labelled by name besides the configured ones.
 pub const MAX_SEEN_HOSTS: usize = 32;
 
+/// Most distinct namespaces labelled by name (the rest are `other`): reviews can be forged by
+/// anyone who reaches the port, so their namespaces must not grow the label set unbounded.
+pub const MAX_SEEN_NAMESPACES: usize = 256;
+
 /// `landed_reviews_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReviewLabels {
@@ -53,6 +57,13 @@ pub struct WouldDenyLabels {
     pub kind: &'static str,
     /// The policy that would have denied.
     pub policy: String,
+}
+
+/// `landed_breakglass_total`, `landed_breakglass_refused_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NamespaceLabels {
+    /// The namespace (bounded, see [`MAX_SEEN_NAMESPACES`]).
+    pub namespace: String,
 }
 
 /// Registry request families.
@@ -143,12 +154,52 @@ pub fn kind_label(kind: &str) -> &'static str {
         .map_or(OTHER, WorkloadKind::kind)
 }
 
+/// Label values of an open set: the first `cap` distinct values seen keep their name, later
+/// ones are `other`.
+#[derive(Debug)]
+pub struct SeenLabels {
+    seen: Mutex<HashSet<String>>,
+    cap: usize,
+}
+
+impl SeenLabels {
+    /// At most `cap` values by name.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            seen: Mutex::default(),
+            cap,
+        }
+    }
+
+    /// The label value for `value`.
+    pub fn label(&self, value: &str) -> String {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.contains(value) {
+            return value.to_owned();
+        }
+        if seen.len() < self.cap {
+            seen.insert(value.to_owned());
+            return value.to_owned();
+        }
+        OTHER.to_owned()
+    }
+}
+
 /// Registry host labels: configured hosts always by name, then the first
 /// [`MAX_SEEN_HOSTS`] others seen, then `other`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HostLabels {
     configured: RwLock<HashSet<String>>,
-    seen: Mutex<HashSet<String>>,
+    seen: SeenLabels,
+}
+
+impl Default for HostLabels {
+    fn default() -> Self {
+        Self {
+            configured: RwLock::default(),
+            seen: SeenLabels::new(MAX_SEEN_HOSTS),
+        }
+    }
 }
 
 impl HostLabels {
@@ -172,15 +223,7 @@ impl HostLabels {
             return host;
         }
         drop(configured);
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if seen.contains(&host) {
-            return host;
-        }
-        if seen.len() < MAX_SEEN_HOSTS {
-            seen.insert(host.clone());
-            return host;
-        }
-        OTHER.to_owned()
+        self.seen.label(&host)
     }
 }
 
@@ -201,6 +244,15 @@ mod tests {
         assert_eq!(hosts.label("one-too-many.example"), OTHER);
         assert_eq!(hosts.label("r0.example"), "r0.example");
         assert_eq!(hosts.label("GAR.example"), "gar.example");
+    }
+
+    #[test]
+    fn namespaces_beyond_the_cap_are_other() {
+        let namespaces = SeenLabels::new(2);
+        assert_eq!(namespaces.label("shop"), "shop");
+        assert_eq!(namespaces.label("pay"), "pay");
+        assert_eq!(namespaces.label("forged-1"), OTHER);
+        assert_eq!(namespaces.label("shop"), "shop");
     }
 
     #[test]

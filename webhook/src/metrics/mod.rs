@@ -10,6 +10,7 @@
 mod admission;
 mod egress;
 mod labels;
+mod policy;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::verdict::VerdictClass;
 pub use admission::{operation_label, registry_of, ReviewRecord};
 pub use labels::*;
+pub use policy::PolicyFailure;
 
 /// The content type of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -36,19 +38,6 @@ fn latency() -> Histogram {
     Histogram::new([
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
     ])
-}
-
-/// Why a policy call gave no usable answer, as a label value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PolicyFailure {
-    /// The guest trapped or the host failed.
-    Trap,
-    /// The call ran past its deadline.
-    Timeout,
-    /// The answer broke the contract.
-    InvalidOutput,
-    /// No version of the policy has loaded (its `failurePolicy` decided).
-    NotLoaded,
 }
 
 /// A cache outcome, as a label value.
@@ -71,6 +60,9 @@ pub struct Metrics {
     admission_duration: Histograms<EndpointLabels>,
     verdicts: Family<VerdictLabels, Counter>,
     would_deny: Family<WouldDenyLabels, Counter>,
+    namespaces: SeenLabels,
+    breakglass: Family<NamespaceLabels, Counter>,
+    breakglass_refused: Family<NamespaceLabels, Counter>,
     inflight: Gauge,
     registry_duration: Histograms<RegistryLabels>,
     registry_errors: Family<RegistryErrorLabels, Counter>,
@@ -79,6 +71,7 @@ pub struct Metrics {
     policy_duration: Histograms<PolicyLabels>,
     policy_failures: Family<PolicyFailureLabels, Counter>,
     policy_reused: Family<PolicyLabels, Counter>,
+    policy_loaded: Family<PolicyLabels, Gauge>,
     availability: Family<AvailabilityLabels, Gauge>,
     scans: Family<ScanLabels, Counter>,
     egress: egress::EgressMetrics,
@@ -107,6 +100,9 @@ impl Metrics {
             admission_duration: Family::new_with_constructor(latency),
             verdicts: Family::default(),
             would_deny: Family::default(),
+            namespaces: SeenLabels::new(MAX_SEEN_NAMESPACES),
+            breakglass: Family::default(),
+            breakglass_refused: Family::default(),
             inflight: Gauge::default(),
             registry_duration: Family::new_with_constructor(latency),
             registry_errors: Family::default(),
@@ -115,6 +111,7 @@ impl Metrics {
             policy_duration: Family::new_with_constructor(latency),
             policy_failures: Family::default(),
             policy_reused: Family::default(),
+            policy_loaded: Family::default(),
             availability: Family::default(),
             scans: Family::default(),
             egress: egress::EgressMetrics::default(),
@@ -143,6 +140,16 @@ impl Metrics {
             m.would_deny.clone(),
         );
         r.register(
+            "breakglass",
+            "Reviews where the breakglass annotation was honoured (on /validate), by namespace",
+            m.breakglass.clone(),
+        );
+        r.register(
+            "breakglass_refused",
+            "Breakglass annotations ignored because the requester may not use them, by namespace",
+            m.breakglass_refused.clone(),
+        );
+        r.register(
             "inflight_reviews",
             "Admission reviews being answered now",
             m.inflight.clone(),
@@ -168,22 +175,7 @@ impl Metrics {
             "Resolver cache lookups: hit, miss, or stale (served because the registry failed)",
             m.cache.clone(),
         );
-        r.register_with_unit(
-            "policy_duration",
-            "Policy calls by policy",
-            Unit::Seconds,
-            m.policy_duration.clone(),
-        );
-        r.register(
-            "policy_failures",
-            "Policy calls without a usable answer, by policy and reason",
-            m.policy_failures.clone(),
-        );
-        r.register(
-            "policy_answers_reused",
-            "Reviews answered with a policy's earlier answer to identical input, by policy",
-            m.policy_reused.clone(),
-        );
+        m.register_policy_families(r);
         r.register(
             "image_availability",
             "Verdict of each workload container's image from the last audit scan (1 = current)",
@@ -302,43 +294,6 @@ impl Metrics {
             CacheResult::Stale => "stale",
         };
         self.cache.get_or_create(&CacheLabels { result }).inc();
-    }
-
-    /// Records one policy call and, when it gave no usable answer, why.
-    pub fn policy_call(&self, policy: &str, elapsed: Duration, failure: Option<PolicyFailure>) {
-        self.policy_duration
-            .get_or_create(&PolicyLabels {
-                policy: policy.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64());
-        if let Some(failure) = failure {
-            self.policy_failure(policy, failure);
-        }
-    }
-
-    /// Records a policy answer reused for identical input (no call made).
-    pub fn policy_answer_reused(&self, policy: &str) {
-        self.policy_reused
-            .get_or_create(&PolicyLabels {
-                policy: policy.to_owned(),
-            })
-            .inc();
-    }
-
-    /// Records a policy that gave no usable answer (without a call, when it is not loaded).
-    pub fn policy_failure(&self, policy: &str, failure: PolicyFailure) {
-        let reason = match failure {
-            PolicyFailure::Trap => "trap",
-            PolicyFailure::Timeout => "timeout",
-            PolicyFailure::InvalidOutput => "invalid_output",
-            PolicyFailure::NotLoaded => "not_loaded",
-        };
-        self.policy_failures
-            .get_or_create(&PolicyFailureLabels {
-                policy: policy.to_owned(),
-                reason,
-            })
-            .inc();
     }
 
     /// Replaces every `landed_image_availability` series with the given ones (value 1).

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::warn;
 
-use crate::config::ServerConfig;
+use super::ServerConfig;
 
 /// How long and how much one client may take from the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,10 @@ pub struct ServerLimits {
     pub header_read_timeout: Duration,
     /// Time an HTTP/1.1 keep-alive connection may wait for (the headers of) its next request.
     pub idle_timeout: Duration,
+    /// Time an HTTP/2 connection may go without a request in flight before its GOAWAY.
+    pub http2_idle_timeout: Duration,
+    /// Age at which a connection is closed gracefully (GOAWAY, or `Connection: close`).
+    pub max_connection_age: Duration,
     /// Time for a client to finish the TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// Time for a whole request, body upload included; a backstop above the review deadline.
@@ -46,6 +50,8 @@ impl ServerLimits {
         Self {
             header_read_timeout: server.header_read_timeout,
             idle_timeout: server.idle_timeout,
+            http2_idle_timeout: server.http2_idle_timeout,
+            max_connection_age: server.max_connection_age,
             tls_handshake_timeout: server.tls_handshake_timeout,
             request_timeout: server.effective_request_timeout(),
             max_concurrent_streams: server.max_concurrent_streams,

@@ -1,6 +1,10 @@
-//! The HTTPS server: axum on rustls, certificate reload, health endpoints, graceful shutdown.
+//! The HTTPS server: axum on rustls, certificate reload, health endpoints, connection
+//! lifetimes (idle timeout, maximum age) and graceful shutdown.
 
+mod body;
 pub mod certs;
+mod config;
+mod connection;
 pub mod limits;
 pub mod open_files;
 mod routes;
@@ -10,14 +14,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum_server::accept::Accept;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
-use axum_server::Handle;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info};
 
 use crate::admission::Pipeline;
+pub use body::{ReviewBody, DRAIN_BYTES, DRAIN_TIME, MAX_BODY_BYTES};
+pub use config::ServerConfig;
 pub use limits::ServerLimits;
-pub use routes::{router, AppState, Readiness, MAX_BODY_BYTES};
+pub use routes::{router, AppState, Readiness};
 pub use tls::{TlsError, TlsFiles};
 
 /// Why the server could not run.
@@ -63,44 +73,25 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let rustls = RustlsConfig::from_config(options.tls.load()?);
     let readiness = Arc::new(Readiness::default());
-    let handle: Handle<SocketAddr> = Handle::new();
-
+    let io_error = |source| ServerError::Io {
+        addr: options.listen,
+        source,
+    };
+    let listener = TcpListener::bind(options.listen).await.map_err(io_error)?;
+    let addr = listener.local_addr().map_err(io_error)?;
     tokio::spawn(tls::watch(
         options.tls.clone(),
         rustls.clone(),
         options.reload_interval,
         shutdown.clone(),
     ));
-    {
-        let (handle, readiness, shutdown) = (handle.clone(), readiness.clone(), shutdown.clone());
-        let grace = options.shutdown_grace;
-        tokio::spawn(async move {
-            shutdown.cancelled().await;
-            info!(
-                grace_s = grace.as_secs_f64(),
-                "shutting down: draining in-flight reviews"
-            );
-            readiness.set_draining();
-            handle.graceful_shutdown(Some(grace));
-        });
-    }
-    {
-        let (handle, readiness) = (handle.clone(), readiness.clone());
-        tokio::spawn(async move {
-            if let Some(addr) = handle.listening().await {
-                readiness.set_tls_up();
-                info!(%addr, "serving HTTPS");
-                on_listening(addr);
-            }
-        });
-    }
     if let Some(interval) = pipeline.config().audit.background_scan.interval {
         crate::audit::background::spawn(pipeline.clone(), interval, shutdown.clone());
     }
     let limits = options.limits;
     let app = router(AppState {
         pipeline,
-        readiness,
+        readiness: readiness.clone(),
     })
     .layer(axum::middleware::from_fn_with_state(
         limits.request_timeout,
@@ -109,27 +100,79 @@ pub async fn serve(
     let acceptor = RustlsAcceptor::new(rustls)
         .handshake_timeout(limits.tls_handshake_timeout)
         .acceptor(limits::ConnectionCap::new(limits.max_connections));
-    let mut server = axum_server::bind(options.listen)
-        .acceptor(acceptor)
-        .handle(handle)
-        // Bounds a new connection up to its first request (hyper's protocol detection has
-        // no timer of its own), so slow or silent clients are dropped quickly.
-        .first_request_timeout(limits.header_read_timeout)
-        .accept_error_handler(|peer, err| debug!(?peer, error = %err, "connection refused"));
-    let builder = server.http_builder();
+    let builder = Arc::new(http_builder(&limits));
+    let lifetime = connection::Lifetime::new(&limits);
+    let connections = TaskTracker::new();
+    let force = CancellationToken::new();
+    readiness.set_tls_up();
+    info!(%addr, "serving HTTPS");
+    on_listening(addr);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // EMFILE and the like: back off instead of spinning.
+                    debug!(error = %err, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+        };
+        let (acceptor, app, builder) = (acceptor.clone(), app.clone(), builder.clone());
+        let (shutdown, force) = (shutdown.clone(), force.clone());
+        connections.spawn(async move {
+            // The connection cap and the TLS handshake (with its timeout) come first.
+            let accepted = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                accepted = acceptor.accept(tcp, ()) => accepted,
+            };
+            match accepted {
+                Ok((tls, _)) => {
+                    connection::serve(tls, app, &builder, lifetime, &shutdown, &force).await;
+                }
+                Err(err) => debug!(%peer, error = %err, "connection refused"),
+            }
+        });
+    }
+    // New connections are refused from here on; open ones get GOAWAY or `Connection: close`.
+    drop(listener);
+    let grace = options.shutdown_grace;
+    info!(
+        grace_s = grace.as_secs_f64(),
+        "shutting down: draining in-flight reviews"
+    );
+    readiness.set_draining();
+    connections.close();
+    if tokio::time::timeout(grace, connections.wait())
+        .await
+        .is_err()
+    {
+        info!("shutdown grace over: closing the remaining connections");
+        force.cancel();
+        connections.wait().await;
+    }
+    Ok(())
+}
+
+/// hyper's protocol settings: HTTP/1.1 and HTTP/2 by what the client speaks.
+fn http_builder(limits: &ServerLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
     // hyper's header timer also runs while a keep-alive connection waits for its next
-    // request, so it is the idle timeout there; the first request stays bounded above.
+    // request, so it is the idle timeout there; the first request is bounded by `connection`.
     builder
         .http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.idle_timeout.max(limits.header_read_timeout));
     builder
         .http2()
+        .timer(TokioTimer::new())
         .max_concurrent_streams(limits.max_concurrent_streams);
-    server
-        .serve(app.into_make_service())
-        .await
-        .map_err(|source| ServerError::Io {
-            addr: options.listen,
-            source,
-        })
+    builder
 }
+
+/// Pause after a failed accept (e.g. out of file descriptors).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);

@@ -3,8 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,10 +11,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use tracing::warn;
 
+use super::body::ReviewBody;
 use crate::admission::{self, Endpoint, Pipeline};
-
-/// The API server never sends more than 3 MiB; anything larger is refused with 413.
-pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// Whether the server should receive traffic, beyond the policies' own state.
 #[derive(Debug, Default)]
@@ -53,15 +50,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
+async fn validate(State(state): State<AppState>, ReviewBody(body): ReviewBody) -> Response {
     review(&state, &body, Endpoint::Validate).await
 }
 
-async fn mutate(State(state): State<AppState>, body: Bytes) -> Response {
+async fn mutate(State(state): State<AppState>, ReviewBody(body): ReviewBody) -> Response {
     review(&state, &body, Endpoint::Mutate).await
 }
 
@@ -79,9 +75,12 @@ async fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
     }
 }
 
-/// The process's metrics in the text exposition format.
-async fn metrics() -> Response {
-    let body = crate::metrics::global().encode();
+/// The process's metrics in the text exposition format; the policies' load state is read at
+/// scrape time, so the gauge is never older than the scrape.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let metrics = crate::metrics::global();
+    metrics.set_policy_status(&state.pipeline.policies().status());
+    let body = metrics.encode();
     let content_type = [(
         axum::http::header::CONTENT_TYPE,
         crate::metrics::CONTENT_TYPE,
@@ -93,18 +92,13 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready or not, and nothing else: whoever reaches the port may ask, so policy sources, paths
+/// and load errors stay in the log and in `landed_policy_loaded`.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let store = state.pipeline.policies();
     let tls = state.readiness.tls_up.load(Ordering::SeqCst);
     let draining = state.readiness.draining.load(Ordering::SeqCst);
-    let policies_loaded = store.all_loaded();
-    let ready = tls && !draining && policies_loaded;
-    let body = json!({
-        "ready": ready,
-        "tls": tls,
-        "draining": draining,
-        "policies": *store.status(),
-    });
+    let ready = tls && !draining && state.pipeline.policies().all_loaded();
+    let body = json!({ "ready": ready });
     let status = if ready {
         StatusCode::OK
     } else {
