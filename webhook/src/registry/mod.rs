@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod egress;
 mod endpoint;
+mod error_body;
 pub mod errors;
 pub mod index;
 mod public;
