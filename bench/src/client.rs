@@ -24,6 +24,8 @@ pub struct ReviewClient {
 pub struct Answer {
     /// `response.allowed`.
     pub allowed: bool,
+    /// `response.warnings` is not empty (an image that could not be verified says so).
+    pub warned: bool,
     /// Time from send to the full answer.
     pub latency: Duration,
 }
@@ -201,5 +203,10 @@ pub async fn post_review(client: &Client, url: &str, review: &Value) -> Result<A
     let Some(allowed) = answer["allowed"].as_bool() else {
         bail!("the answer has no response.allowed: {text}");
     };
-    Ok(Answer { allowed, latency })
+    let warned = answer["warnings"].as_array().is_some_and(|w| !w.is_empty());
+    Ok(Answer {
+        allowed,
+        warned,
+        latency,
+    })
 }

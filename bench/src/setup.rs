@@ -37,7 +37,11 @@ pub struct World {
 impl World {
     /// Starts the token server, the registry and the kube API; issues the serving certificate.
     pub fn start() -> Result<Self> {
-        let tokens = TokenServer::start(None, TOKEN_LIFETIME_SECS)?;
+        // A TLS registry's token server speaks TLS too (landed sends no credential to an
+        // http realm of an https registry); landed trusts both CAs through the entry's caFile.
+        let token_ca = Ca::new("landed-bench token server CA")?;
+        let token_cert = token_ca.server_cert(&["127.0.0.1"])?;
+        let tokens = TokenServer::start_tls(None, TOKEN_LIFETIME_SECS, &token_cert)?;
         let registry = Registry::start(RegistryOptions {
             tls: true,
             auth: tokens.registry_auth(),
@@ -52,6 +56,9 @@ impl World {
         std::fs::write(&cert, &served.cert_pem)?;
         std::fs::write(&key, &served.key_pem)?;
         let registry_ca = registry.write_ca(dir.path())?;
+        let mut bundle = std::fs::read_to_string(&registry_ca)?;
+        bundle.push_str(token_ca.cert_pem());
+        std::fs::write(&registry_ca, bundle)?;
         Ok(Self {
             tokens,
             registry,

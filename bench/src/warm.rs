@@ -108,6 +108,10 @@ pub fn run(world: &World, options: WarmOptions) -> Result<WarmResult> {
         if !answer.allowed {
             bail!("{name} did not allow the review of three landed images");
         }
+        // A warning means an image did not verify: the run would measure the wrong path.
+        if answer.warned {
+            bail!("{name} answered the review of three landed images with warnings");
+        }
     }
 
     let script = wrk::write_script(world.dir(), &body, "/validate")?;

@@ -6,17 +6,14 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::{record, HttpFake, Recorder};
+use crate::pki::CertifiedKey;
+use crate::runtime::{block_on, runtime};
 use anyhow::{Context, Result};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use axum_server::tls_rustls::RustlsConfig;
-use axum_server::Handle;
-
-use super::{record, Recorder};
-use crate::pki::CertifiedKey;
-use crate::runtime::{block_on, install_crypto_provider, runtime};
 
 /// A TCP service that is not a registry (a Redis, a kubelet port): it accepts connections,
 /// counts them, writes a line and closes.
@@ -88,59 +85,32 @@ struct HostileState {
 /// A registry on HTTPS (certificate from the test's CA) that answers every manifest request
 /// by sending the client elsewhere.
 pub struct HostileRegistry {
-    addr: SocketAddr,
+    https: HttpFake,
     recorder: Recorder,
-    handle: Handle<SocketAddr>,
 }
 
 impl HostileRegistry {
     /// Serves on `127.0.0.1:0` with `cert`.
     pub fn start(cert: &CertifiedKey, hostility: Hostility) -> Result<Self> {
-        install_crypto_provider();
         let recorder = Recorder::default();
         let state = HostileState {
             hostility,
             recorder: recorder.clone(),
         };
-        let app = Router::new().fallback(answer).with_state(state);
-        let tls = block_on(RustlsConfig::from_pem(
-            cert.cert_pem.clone().into_bytes(),
-            cert.key_pem.clone().into_bytes(),
-        ))
-        .context("TLS config of the hostile registry")?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let handle = Handle::new();
-        let serving = handle.clone();
-        runtime().spawn(async move {
-            let server = axum_server::from_tcp_rustls(listener, tls).map(|s| s.handle(serving));
-            if let Ok(server) = server {
-                let _ = server.serve(app.into_make_service()).await;
-            }
-        });
-        Ok(Self {
-            addr,
-            recorder,
-            handle,
-        })
+        let https =
+            HttpFake::start_tls(cert, |_| Router::new().fallback(answer).with_state(state))?;
+        Ok(Self { https, recorder })
     }
 
     /// The port it serves on.
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.https.addr().port()
     }
 
     /// Manifest requests it answered.
     pub fn manifest_requests(&self) -> usize {
         self.recorder
             .count_where(|r| r.path.contains("/manifests/"))
-    }
-}
-
-impl Drop for HostileRegistry {
-    fn drop(&mut self) {
-        self.handle.shutdown();
     }
 }
 

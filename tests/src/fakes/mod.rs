@@ -159,11 +159,12 @@ impl StallFirst {
     }
 }
 
-/// An HTTP server on `127.0.0.1:0` running an axum router; stops on drop.
+/// An HTTP or HTTPS server on `127.0.0.1:0` running an axum router; stops on drop.
 pub struct HttpFake {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    tls: bool,
 }
 
 impl HttpFake {
@@ -181,7 +182,52 @@ impl HttpFake {
                 .with_graceful_shutdown(shutdown.wait())
                 .await;
         });
-        Ok(Self { addr, stop, task })
+        Ok(Self {
+            addr,
+            stop,
+            task,
+            tls: false,
+        })
+    }
+
+    /// The same over HTTPS with `cert` (a registry or token server as real ones are).
+    pub fn start_tls(
+        cert: &crate::pki::CertifiedKey,
+        make: impl FnOnce(Shutdown) -> Router,
+    ) -> Result<Self> {
+        crate::runtime::install_crypto_provider();
+        let (stop, stopped) = watch::channel(false);
+        let router = make(Shutdown(stopped.clone()));
+        let tls = block_on(axum_server::tls_rustls::RustlsConfig::from_pem(
+            cert.cert_pem.clone().into_bytes(),
+            cert.key_pem.clone().into_bytes(),
+        ))
+        .context("TLS config of a fake")?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        // Turning the listener into tokio's needs the runtime it will be served on.
+        let server = {
+            let _runtime = runtime().enter();
+            axum_server::from_tcp_rustls(listener, tls)?
+        };
+        let shutdown = Shutdown(stopped);
+        let task = runtime().spawn(async move {
+            let handle = axum_server::Handle::new();
+            let serving = server
+                .handle(handle.clone())
+                .serve(router.into_make_service());
+            tokio::select! {
+                _ = serving => {}
+                () = shutdown.wait() => handle.shutdown(),
+            }
+        });
+        Ok(Self {
+            addr,
+            stop,
+            task,
+            tls: true,
+        })
     }
 
     /// The address it listens on.
@@ -189,9 +235,10 @@ impl HttpFake {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// `127.0.0.1:PORT`.

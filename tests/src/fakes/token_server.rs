@@ -20,7 +20,7 @@ use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use serde_json::{json, Value};
 
 use super::{form_values, record, HttpFake, Recorded, Recorder};
-use crate::pki::rsa_pkcs8_pem;
+use crate::pki::{rsa_pkcs8_pem, CertifiedKey};
 use crate::registry::RegistryAuth;
 
 /// Signs registry tokens: an RSA key and its self-signed certificate.
@@ -153,9 +153,28 @@ pub struct TokenServer {
 }
 
 impl TokenServer {
-    /// Starts a token server. With `credentials`, requests must carry them as Basic auth
-    /// (else 401); without, anyone gets a token. Tokens live `lifetime_secs`.
+    /// Starts a token server on plain HTTP (for plain-HTTP registries: landed sends
+    /// credentials to an http realm only on a listed `insecureHttp` registry's own host).
+    /// With `credentials`, requests must carry them as Basic auth (else 401); without, anyone
+    /// gets a token. Tokens live `lifetime_secs`.
     pub fn start(credentials: Option<(&str, &str)>, lifetime_secs: u64) -> Result<Self> {
+        Self::serve(credentials, lifetime_secs, None)
+    }
+
+    /// The same on HTTPS with `cert`, as a TLS registry's token server must be.
+    pub fn start_tls(
+        credentials: Option<(&str, &str)>,
+        lifetime_secs: u64,
+        cert: &CertifiedKey,
+    ) -> Result<Self> {
+        Self::serve(credentials, lifetime_secs, Some(cert))
+    }
+
+    fn serve(
+        credentials: Option<(&str, &str)>,
+        lifetime_secs: u64,
+        tls: Option<&CertifiedKey>,
+    ) -> Result<Self> {
         let issuer = Arc::new(TokenIssuer::new(
             "landed-e2e-token-issuer",
             "landed-e2e-registry",
@@ -168,7 +187,11 @@ impl TokenServer {
             lifetime_secs,
             recorder: recorder.clone(),
         };
-        let http = HttpFake::start(|_| Router::new().fallback(handle).with_state(state))?;
+        let router = |_| Router::new().fallback(handle).with_state(state);
+        let http = match tls {
+            Some(cert) => HttpFake::start_tls(cert, router)?,
+            None => HttpFake::start(router)?,
+        };
         Ok(Self {
             http,
             issuer,
