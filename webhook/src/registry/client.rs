@@ -12,7 +12,7 @@ use super::auth::Authenticator;
 use super::challenge::{self, Challenge};
 use super::config::RegistryConfig;
 use super::egress::Egress;
-use super::endpoint::{refused, Endpoint, Endpoints};
+use super::endpoint::{refused, transport, Endpoint, Endpoints};
 use super::errors::RegistryError;
 use super::tls::{SetupError, Timeouts};
 use super::token::{TokenCache, TokenKey};
@@ -92,11 +92,6 @@ impl RegistryClient {
     /// is the error the lookup ends with. Makes no state for the host.
     pub fn admit(&self, host: &str) -> Result<(), RegistryError> {
         self.endpoints.admit(host)
-    }
-
-    /// How many unlisted registries have state now.
-    pub fn tracked_hosts(&self) -> usize {
-        self.endpoints.tracked()
     }
 
     /// HEADs (or GETs) `repo`'s manifest `reference` (tag or digest) under `ctx`'s credentials.
@@ -227,11 +222,8 @@ impl RegistryClient {
             let resp = match req.send().await {
                 Ok(resp) => resp,
                 Err(e) => {
-                    let err = RegistryError::transport("registry request", e);
+                    let err = transport("registry request", e);
                     metrics.registry_request(&ep.host, started.elapsed(), Some(err.class()));
-                    if let RegistryError::NotContacted(refusal) = err {
-                        return Err(refused(refusal));
-                    }
                     return Err(err);
                 }
             };

@@ -133,6 +133,15 @@ impl Endpoints {
     }
 }
 
+/// A failed request as its error; a refusal met on the way (by the resolver or a redirect)
+/// is counted like any other.
+pub fn transport(what: &'static str, error: reqwest::Error) -> RegistryError {
+    match RegistryError::transport(what, error) {
+        RegistryError::NotContacted(refusal) => refused(refusal),
+        other => other,
+    }
+}
+
 /// A refusal as the error the lookup ends with, counted.
 pub fn refused(refusal: Refusal) -> RegistryError {
     crate::metrics::global().egress_refused(refusal.reason.as_str());

@@ -8,7 +8,7 @@ use moka::Expiry;
 use serde::Deserialize;
 
 use super::auth::Credential;
-use super::endpoint::refused;
+use super::endpoint::transport;
 use super::errors::RegistryError;
 use super::secret::Secret;
 use super::wire::{read_body, retry_after, MAX_BODY};
@@ -140,13 +140,10 @@ async fn fetch(
         req = req.basic_auth(&c.username, Some(c.password.expose()));
     }
     let started = Instant::now();
-    let resp =
-        req.send()
-            .await
-            .map_err(|e| match RegistryError::transport("token request", e) {
-                RegistryError::NotContacted(refusal) => refused(refusal),
-                other => other,
-            })?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| transport("token request", e))?;
     let status = resp.status();
     tracing::debug!(
         realm = %key.realm,

@@ -122,22 +122,22 @@ pub struct Caches {
     absent: moka::future::Cache<(LookupKey, LookupContext), RegistryError>,
 }
 
-impl LookupKey {
-    /// The key of an answer only `ctx` may reuse: the packed key, a NUL (which neither a
-    /// reference nor a Kubernetes name contains), then who asked.
-    fn packed_for(&self, ctx: &LookupContext) -> Box<str> {
-        let mut packed = String::from(self.packed());
-        packed.push('\0');
-        packed.push_str(ctx.namespace.as_deref().unwrap_or(""));
+/// The key of an answer only `ctx` may reuse: the `shared` packed key, a NUL (which neither
+/// a reference nor a Kubernetes name contains), then who asked.
+fn scoped(shared: &str, ctx: &LookupContext) -> Box<str> {
+    let mut packed = String::from(shared);
+    packed.push('\0');
+    packed.push_str(ctx.namespace.as_deref().unwrap_or(""));
+    packed.push('/');
+    packed.push_str(ctx.service_account.as_deref().unwrap_or(""));
+    for secret in &ctx.pull_secrets {
         packed.push('/');
-        packed.push_str(ctx.service_account.as_deref().unwrap_or(""));
-        for secret in &ctx.pull_secrets {
-            packed.push('/');
-            packed.push_str(secret);
-        }
-        packed.into_boxed_str()
+        packed.push_str(secret);
     }
+    packed.into_boxed_str()
+}
 
+impl LookupKey {
     /// `registry/repository:tag` or `registry/repository@digest`: unambiguous, since a
     /// registry host and a repository contain neither `:`-then-tag nor `@`.
     fn packed(&self) -> Box<str> {
@@ -180,12 +180,11 @@ impl Caches {
         key: &LookupKey,
         ctx: &LookupContext,
     ) -> Option<Result<Manifest, RegistryError>> {
-        for packed in [key.packed(), key.packed_for(ctx)] {
-            if let Some(landed) = self.landed.get(&*packed) {
-                if Instant::now() < landed.fresh_until {
-                    return Some(Ok(landed.manifest()));
-                }
-            }
+        let fresh = self.find_landed(key, ctx, |_, landed| {
+            (Instant::now() < landed.fresh_until).then(|| landed.manifest())
+        });
+        if let Some(manifest) = fresh {
+            return Some(Ok(manifest));
         }
         if self.config.absent_ttl.is_zero() {
             return None;
@@ -219,15 +218,16 @@ impl Caches {
                     expires: now + kept,
                 };
                 let packed = match manifest.namespaced {
-                    true => key.packed_for(ctx),
+                    true => scoped(&key.packed(), ctx),
                     false => key.packed(),
                 };
                 self.landed.insert(packed, landed);
             }
             Err(e) if e.class() == crate::verdict::VerdictClass::Absent => {
                 // A landed answer for the key is now wrong, even as a stale fallback.
-                self.landed.remove(&*key.packed());
-                self.landed.remove(&*key.packed_for(ctx));
+                let shared = key.packed();
+                self.landed.remove(&*scoped(&shared, ctx));
+                self.landed.remove(&*shared);
                 if !self.config.absent_ttl.is_zero() {
                     self.absent
                         .insert((key.clone(), ctx.clone()), e.clone())
@@ -242,16 +242,29 @@ impl Caches {
     /// confirmed it less than `staleIfError` after it went out of date: what stale-if-error
     /// may serve.
     pub fn last_landed(&self, key: &LookupKey, ctx: &LookupContext) -> Option<Manifest> {
-        [key.packed(), key.packed_for(ctx)]
-            .into_iter()
-            .find_map(|packed| {
-                let landed = self.landed.get(&*packed)?;
-                if Instant::now() < landed.expires {
-                    Some(landed.manifest())
-                } else {
-                    self.landed.remove(&*packed);
-                    None
-                }
-            })
+        self.find_landed(key, ctx, |packed, landed| {
+            if Instant::now() < landed.expires {
+                Some(landed.manifest())
+            } else {
+                self.landed.remove(packed);
+                None
+            }
+        })
+    }
+
+    /// What `take` makes of the `landed` entry for `key`: the shared one first, then, only
+    /// when that gives nothing, the one kept for `ctx` (so a shared hit builds one key).
+    fn find_landed<T>(
+        &self,
+        key: &LookupKey,
+        ctx: &LookupContext,
+        mut take: impl FnMut(&str, &Landed) -> Option<T>,
+    ) -> Option<T> {
+        let shared = key.packed();
+        let mut try_key = |packed: &str| {
+            let landed = self.landed.get(packed)?;
+            take(packed, &landed)
+        };
+        try_key(&shared).or_else(|| try_key(&scoped(&shared, ctx)))
     }
 }
