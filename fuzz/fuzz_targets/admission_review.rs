@@ -5,9 +5,10 @@
 #![no_main]
 
 use landed::admission::extract::{self, FoundImage};
-use landed::admission::{decode, Endpoint, Outcome, WorkloadKind};
+use landed::admission::{decode, Outcome, Route};
 use landed::config::Mode;
 use landed::image::Reference;
+use landed::workload::WorkloadKind;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -25,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(found) => found,
         Err(err) => {
             let response = Outcome::decode_failure(Mode::Enforce, err.to_string())
-                .respond(&request, Endpoint::Validate);
+                .respond(&request, Route::Validate);
             assert!(!response.allowed, "an undecodable object is denied");
             assert_eq!(
                 response.uid, request.uid,

@@ -1,7 +1,8 @@
 //! Image extraction per kind: AdmissionReview bytes → decode → pod spec → images with paths.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use landed::admission::{decode, extract, WorkloadKind};
+use landed::admission::{decode, extract};
+use landed::workload::WorkloadKind;
 use std::hint::black_box;
 
 mod support;

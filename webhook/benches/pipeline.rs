@@ -3,13 +3,13 @@
 //! the same composition root as `landed serve` and an in-process registry on loopback.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use landed::admission::{decode, Endpoint, Pipeline};
+use landed::admission::{decode, Pipeline, Route};
 use std::hint::black_box;
 
 mod support;
 
 /// What the `/validate` and `/mutate` handlers do with a body.
-async fn review(pipeline: &Pipeline, body: &[u8], endpoint: Endpoint) -> Vec<u8> {
+async fn review(pipeline: &Pipeline, body: &[u8], endpoint: Route) -> Vec<u8> {
     let request = decode(body).expect("fixture decodes");
     let response = pipeline.review(&request, endpoint).await;
     serde_json::to_vec(&response.into_review()).expect("response encodes")
@@ -23,7 +23,7 @@ fn bench(c: &mut Criterion) {
         .expect("pipeline");
     assert_eq!(pipeline.policies().current().policies.len(), 2);
     let body = support::review("pod-create.json");
-    for endpoint in [Endpoint::Validate, Endpoint::Mutate] {
+    for endpoint in [Route::Validate, Route::Mutate] {
         let answer = rt.block_on(review(&pipeline, &body, endpoint));
         let answer: serde_json::Value = serde_json::from_slice(&answer).expect("JSON");
         assert_eq!(answer["response"]["allowed"], true, "{answer}");
@@ -32,8 +32,8 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("pipeline");
     for (name, endpoint) in [
-        ("pod_3_images_validate", Endpoint::Validate),
-        ("pod_3_images_mutate", Endpoint::Mutate),
+        ("pod_3_images_validate", Route::Validate),
+        ("pod_3_images_mutate", Route::Mutate),
     ] {
         group.bench_function(name, |b| {
             b.to_async(&rt)

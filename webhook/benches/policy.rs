@@ -4,13 +4,14 @@
 //! beforehand (`/prepared`), as the pipeline encodes it once per review. Single-threaded.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use landed::admission::{decode, WorkloadKind};
+use landed::admission::decode;
 use landed::config::{Config, Mode, OnUndetermined};
 use landed::policy::{
     builtin_file, policy_dir, ContainerType, ImageInput, ObjectText, PolicyContext, PolicyEngine,
     PolicyInput, PolicyLimits, PreparedInput, RequestInfo, WasmPolicy,
 };
 use landed::verdict::VerdictClass;
+use landed::workload::WorkloadKind;
 use std::hint::black_box;
 
 mod support;

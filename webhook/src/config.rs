@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub use crate::admission::{BreakglassConfig, BREAKGLASS_ANNOTATION};
 use crate::audit::AuditConfig;
+pub use crate::mode::{Mode, OnUndetermined};
 use crate::policy::{PolicyConfig, PolicyLimits};
 use crate::registry::{EgressConfig, RegistryConfig};
 use crate::resolve::{CacheConfig, ResolveConfig};
@@ -15,41 +16,6 @@ pub use crate::server::ServerConfig;
 /// Namespaces never reviewed unless the config says otherwise.
 pub const DEFAULT_EXCLUDED_NAMESPACES: [&str; 3] =
     ["kube-system", "kube-public", "kube-node-lease"];
-
-/// What the webhook does with a denial.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Mode {
-    /// Deny what the policies deny.
-    #[default]
-    Enforce,
-    /// Allow, turning each denial into a warning for the client.
-    Warn,
-    /// Allow silently and never mutate; record what would have been denied.
-    Audit,
-}
-
-impl Mode {
-    /// The spelling used in config, logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enforce => "enforce",
-            Self::Warn => "warn",
-            Self::Audit => "audit",
-        }
-    }
-}
-
-/// What to do with an image whose verdict is undetermined (auth, outage, rate limit).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum OnUndetermined {
-    /// Allow with a warning naming the image and the verdict.
-    #[default]
-    Allow,
-    /// Deny as if the image were absent.
-    Deny,
-}
 
 /// Overrides for one namespace (`namespaces.<name>` in landed.yaml).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -328,5 +294,70 @@ mod tests {
         assert!(config.is_excluded(Some("landed"), Some("landed")));
         assert!(!config.is_excluded(Some("shop"), Some("landed")));
         assert!(!config.is_excluded(None, Some("landed")));
+    }
+
+    #[test]
+    fn yaml_fields() {
+        let yaml = r#"
+registries:
+  - host: us-docker.pkg.dev
+    endpoint: http://127.0.0.1:5000
+    insecureHttp: true
+    auth: gcp
+  - host: reg.example
+    caFile: /etc/ca.pem
+    auth: none
+dockerConfig: /etc/docker/config.json
+resolve:
+  deadline: 2s
+  requestTimeout: 1500ms
+  deepCheck: true
+cache:
+  tagTtl: 1m
+  absentTtl: 5s
+"#;
+        let config = Config::from_yaml(yaml, Path::new("t.yaml")).expect("parse");
+        assert_eq!(
+            config.registries[0].auth_mode(),
+            crate::registry::AuthMode::Gcp
+        );
+        assert_eq!(
+            config.registries[1].auth_mode(),
+            crate::registry::AuthMode::None
+        );
+        assert!(config.resolve.deep_check);
+        assert_eq!(config.cache.tag_ttl, std::time::Duration::from_secs(60));
+        assert_eq!(
+            config.cache.digest_ttl,
+            std::time::Duration::from_secs(3600)
+        );
+        assert!(config.resolve.validate().is_ok());
+        let bad = crate::resolve::ResolveConfig {
+            request_timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        };
+        assert!(
+            bad.validate().is_err(),
+            "request timeout above the deadline"
+        );
+    }
+
+    #[test]
+    fn a_google_host_with_an_endpoint_must_say_where_its_token_goes() {
+        let yaml =
+            "registries:\n  - host: us-docker.pkg.dev\n    endpoint: https://mirror.example\n";
+        let err = Config::from_yaml(yaml, Path::new("l.yaml"))
+            .expect_err("implicit gcp auth towards another endpoint");
+        let text = err.to_string();
+        assert!(
+            text.contains("registries[0]") && text.contains("auth:"),
+            "{text}"
+        );
+        for auth in ["gcp", "none", "dockerConfig"] {
+            let yaml = format!("{yaml}    auth: {auth}\n");
+            Config::from_yaml(&yaml, Path::new("l.yaml")).expect("explicit auth");
+        }
+        let plain = "registries:\n  - host: reg.example\n    endpoint: https://127.0.0.1:5000\n";
+        Config::from_yaml(plain, Path::new("l.yaml")).expect("not a Google host");
     }
 }

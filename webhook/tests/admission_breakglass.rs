@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use kube::core::admission::AdmissionResponse;
-use landed::admission::{decode, Endpoint, Pipeline};
+use landed::admission::{decode, Pipeline, Route};
 use landed::config::Config;
 use landed::image::Reference;
 use landed::policy::{FailurePolicy, Loaded, PolicySet, PolicyStore};
@@ -60,7 +60,7 @@ impl Landed {
             env!("CARGO_MANIFEST_DIR")
         );
         let req = decode(&std::fs::read(&path).expect("fixture")).expect("review");
-        self.pipeline.review(&req, Endpoint::Validate).await
+        self.pipeline.review(&req, Route::Validate).await
     }
 
     fn lookups(&self) -> usize {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use kube::core::admission::AdmissionResponse;
-use landed::admission::{decode, Endpoint, Pipeline, Request};
+use landed::admission::{decode, Pipeline, Request, Route};
 use landed::config::{Config, Mode, NamespaceConfig};
 use landed::image::Reference;
 use landed::policy::{
@@ -124,7 +124,7 @@ fn standard(absent: &[&str]) -> Harness {
 impl Harness {
     async fn review(&self, file: &str) -> (Request, AdmissionResponse) {
         let req = request(file);
-        let resp = self.pipeline.review(&req, Endpoint::Validate).await;
+        let resp = self.pipeline.review(&req, Route::Validate).await;
         assert_eq!(resp.uid, req.uid, "response.uid must equal request.uid");
         (req, resp)
     }
@@ -207,7 +207,7 @@ async fn the_webhooks_own_namespace_is_excluded() {
     let mut req = request("pod-create.json");
     req.namespace = Some("landed".into());
     let landed = standard(&[APP]);
-    let resp = landed.pipeline.review(&req, Endpoint::Validate).await;
+    let resp = landed.pipeline.review(&req, Route::Validate).await;
     assert!(resp.allowed);
     assert_eq!(landed.lookups(), 0);
 }
@@ -334,7 +334,7 @@ async fn audit_mode_per_namespace_never_denies_and_records_the_would_be_denial()
     assert!(recorded.contains("container app"), "{recorded}");
 
     let req = request("pod-create.json");
-    let resp = landed.pipeline.review(&req, Endpoint::Mutate).await;
+    let resp = landed.pipeline.review(&req, Route::Mutate).await;
     assert!(resp.patch.is_none(), "audit never mutates");
 }
 
@@ -369,7 +369,7 @@ async fn failure_policy_fail_denies_and_ignore_warns() {
 async fn mutate_returns_the_patch_and_never_denies() {
     let landed = standard(&[APP]);
     let req = request("pod-create.json");
-    let resp = landed.pipeline.review(&req, Endpoint::Mutate).await;
+    let resp = landed.pipeline.review(&req, Route::Mutate).await;
     assert!(resp.allowed, "denials belong to /validate");
     let patch: serde_json::Value =
         serde_json::from_slice(resp.patch.as_deref().expect("patch")).expect("json");
@@ -386,7 +386,7 @@ async fn a_registry_that_never_answers_is_cut_off_at_the_deadline() {
     let pipeline = Pipeline::new(Arc::new(config), Arc::new(Hanging), store);
     let req = request("pod-create.json");
     let started = std::time::Instant::now();
-    let resp = pipeline.review(&req, Endpoint::Validate).await;
+    let resp = pipeline.review(&req, Route::Validate).await;
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "answered in {:?}",
@@ -458,7 +458,7 @@ async fn audit_mode_still_warns_about_images_it_could_not_verify() {
     let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), store);
     // SIDECAR is absent (not in the table): an audit denial, silent to the client.
     let resp = pipeline
-        .review(&request("pod-create.json"), Endpoint::Validate)
+        .review(&request("pod-create.json"), Route::Validate)
         .await;
     assert!(resp.allowed);
     assert_eq!(

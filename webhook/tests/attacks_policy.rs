@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use kube::core::admission::AdmissionResponse;
-use landed::admission::{decode, Endpoint, Pipeline};
+use landed::admission::{decode, Pipeline, Route};
 use landed::config::Config;
 use landed::image::Reference;
 use landed::policy::{
@@ -118,7 +118,7 @@ impl Detached {
     /// Runs `review` here, failing after 15 s.
     fn review(&self, pipeline: &Pipeline, review: &Value) -> AdmissionResponse {
         let request = decode(&serde_json::to_vec(review).unwrap()).unwrap();
-        let review = pipeline.review(&request, Endpoint::Validate);
+        let review = pipeline.review(&request, Route::Validate);
         let answer = async { tokio::time::timeout(Duration::from_secs(15), review).await };
         self.runtime().block_on(answer).expect("the review ended")
     }

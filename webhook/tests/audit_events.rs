@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube_support::FakeKube;
-use landed::admission::{decode, Endpoint, Pipeline};
+use landed::admission::{decode, Pipeline, Route};
 use landed::config::{Config, Mode, NamespaceConfig};
 use landed::policy::{FailurePolicy, Loaded, PolicySet, PolicyStore};
 use landed::resolve::TableResolver;
@@ -62,16 +62,16 @@ async fn audit_denials_become_events_but_not_on_dry_run_or_enforce() {
     let dry = pipeline
         .review(
             &review("pod-create-dryrun.json", "staging"),
-            Endpoint::Validate,
+            Route::Validate,
         )
         .await;
     assert!(dry.allowed);
     let enforced = pipeline
-        .review(&review("pod-create.json", "shop"), Endpoint::Validate)
+        .review(&review("pod-create.json", "shop"), Route::Validate)
         .await;
     assert!(!enforced.allowed);
     let audited = pipeline
-        .review(&review("pod-create.json", "staging"), Endpoint::Validate)
+        .review(&review("pod-create.json", "staging"), Route::Validate)
         .await;
     assert!(audited.allowed, "audit mode never denies");
 

@@ -1,7 +1,8 @@
 //! Inputs found by the fuzz targets in `fuzz/`, kept as ordinary tests so the behaviour they
 //! pinned down cannot change unnoticed.
 
-use landed::admission::{decode, extract, WorkloadKind};
+use landed::admission::{decode, extract};
+use landed::workload::WorkloadKind;
 
 /// fuzz/admission_review: a Deployment whose first container has neither name nor image.
 /// A mutating webhook sees objects before the API server validates them, so this reaches

@@ -7,7 +7,7 @@ mod registry_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use landed::admission::{decode, Endpoint, Pipeline};
+use landed::admission::{decode, Pipeline, Route};
 use landed::config::Config;
 use landed::image::Reference;
 use landed::policy::{
@@ -98,7 +98,7 @@ async fn registry_token_cache_and_policy_families() {
         env!("CARGO_MANIFEST_DIR")
     );
     let request = decode(&std::fs::read(path).expect("review")).expect("decode");
-    let response = pipeline.review(&request, Endpoint::Validate).await;
+    let response = pipeline.review(&request, Route::Validate).await;
     assert!(!response.allowed);
 
     let samples = parse(&landed::metrics::global().encode());

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use landed::admission::{decode, Endpoint, Pipeline};
+use landed::admission::{decode, Pipeline, Route};
 use landed::config::Config;
 use landed::policy::{
     FetchPolicy, FetchedPolicy, PolicyConfig, PolicyHost, PolicyLoader, PolicyStore,
@@ -258,7 +258,7 @@ async fn a_review_meeting_a_policy_that_never_loaded_follows_its_failure_policy(
     let pipeline = Pipeline::new(config, Arc::new(resolver), host.store());
     let body = pod_review(image);
     let request = decode(body.as_bytes()).unwrap();
-    let response = pipeline.review(&request, Endpoint::Validate).await;
+    let response = pipeline.review(&request, Route::Validate).await;
     assert!(
         !response.allowed,
         "a required rule that is not running denies"
@@ -285,7 +285,7 @@ async fn a_review_meeting_a_policy_that_never_loaded_follows_its_failure_policy(
         &wat_policy_saying("gate up", None, ""),
     );
     assert_eq!(host.poll().await, 1);
-    let response = pipeline.review(&request, Endpoint::Validate).await;
+    let response = pipeline.review(&request, Route::Validate).await;
     assert!(response.allowed, "{}", response.result.message);
 }
 

@@ -5,9 +5,9 @@ use kube::core::admission::AdmissionResponse;
 use tracing::{debug, info, warn};
 
 use super::breakglass::Breakglass;
-use super::pipeline::Endpoint;
 use super::review::Request;
-use crate::config::Mode;
+use super::route::Route;
+use crate::mode::Mode;
 use crate::policy::ImageInput;
 
 /// The audit annotation recording what enforce mode would have denied.
@@ -68,15 +68,15 @@ impl Outcome {
     }
 
     /// The response for `req` on `endpoint`.
-    pub fn respond(&self, req: &Request, endpoint: Endpoint) -> AdmissionResponse {
+    pub fn respond(&self, req: &Request, endpoint: Route) -> AdmissionResponse {
         let mut response = AdmissionResponse::from(req);
         let evaluation = match self {
             Self::Skipped(_) => return response,
             Self::Evaluated(evaluation) => evaluation,
         };
         match endpoint {
-            Endpoint::Mutate => mutate_response(response, evaluation),
-            Endpoint::Validate => {
+            Route::Mutate => mutate_response(response, evaluation),
+            Route::Validate => {
                 let mut warnings = Vec::new();
                 if let Some(breakglass) = &evaluation.breakglass {
                     warnings.push(breakglass.warning());

@@ -3,6 +3,7 @@
 use k8s_openapi::api::core::v1::PodSpec;
 
 use crate::policy::ContainerType;
+use crate::resolve::LookupContext;
 
 /// One image field found in an object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +59,25 @@ pub fn images(prefix: &str, spec: &PodSpec) -> Vec<FoundImage> {
         }
     }
     found
+}
+
+/// The context a pod spec's images are looked up with: its pull secrets and its service
+/// account (`default` when unset, as the API server would fill it in).
+pub fn lookup_context(namespace: Option<String>, spec: &PodSpec) -> LookupContext {
+    LookupContext {
+        namespace,
+        pull_secrets: spec
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|s| s.name.clone())
+            .collect(),
+        service_account: Some(
+            spec.service_account_name
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+        ),
+    }
 }
 
 /// Keeps the images that are new or changed against `old` (same container list and name).

@@ -4,14 +4,14 @@
 mod breakglass;
 mod decision;
 pub mod extract;
-pub mod kinds;
 mod object;
 mod pipeline;
 pub mod review;
+mod route;
 
 pub use breakglass::{Breakglass, BreakglassConfig, BREAKGLASS_ANNOTATION, DEFAULT_SKIPS};
 pub use decision::{Denial, Evaluation, Outcome, WOULD_DENY_ANNOTATION};
-pub use kinds::WorkloadKind;
 pub use object::ReviewObject;
-pub use pipeline::{Endpoint, Pipeline};
+pub use pipeline::Pipeline;
 pub use review::{decode, Request, ReviewError};
+pub use route::Route;

@@ -11,9 +11,9 @@ use tracing::{info_span, Instrument};
 use super::breakglass::Breakglass;
 use super::decision::{Denial, Evaluation, Outcome};
 use super::extract::{self, FoundImage};
-use super::kinds::WorkloadKind;
 use super::object::ReviewObject;
 use super::review::Request;
+use super::route::Route;
 use crate::audit::EventRecorder;
 use crate::config::{Config, Mode};
 use crate::image::{ParsedReferences, Reference};
@@ -24,15 +24,7 @@ use crate::policy::{
 };
 use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
-
-/// Which webhook path a review came in on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `/validate`: allow or deny, with warnings.
-    Validate,
-    /// `/mutate`: patches only (digest pinning); never denies.
-    Mutate,
-}
+use crate::workload::WorkloadKind;
 
 /// Everything a review needs, shared by the server and `landed review`.
 pub struct Pipeline {
@@ -100,7 +92,7 @@ impl Pipeline {
     }
 
     /// Reviews one request; the response's uid is always the request's.
-    pub async fn review(&self, req: &Request, endpoint: Endpoint) -> AdmissionResponse {
+    pub async fn review(&self, req: &Request, endpoint: Route) -> AdmissionResponse {
         let started = Instant::now();
         let span = info_span!(
             "review",
@@ -115,7 +107,7 @@ impl Pipeline {
         let response = outcome.respond(req, endpoint);
         let _enter = span.enter();
         // With pinning on, an object passes /mutate then /validate: one use, logged once.
-        if let (Outcome::Evaluated(e), Endpoint::Validate) = (&outcome, endpoint) {
+        if let (Outcome::Evaluated(e), Route::Validate) = (&outcome, endpoint) {
             if let Some(breakglass) = &e.breakglass {
                 breakglass.log(req);
             }
@@ -138,7 +130,7 @@ impl Pipeline {
     }
 
     /// What the steps find for a request, before it becomes a response (no log, no metric).
-    pub async fn evaluate(&self, req: &Request, endpoint: Endpoint) -> Outcome {
+    pub async fn evaluate(&self, req: &Request, endpoint: Route) -> Outcome {
         if !matches!(req.operation, Operation::Create | Operation::Update) {
             return Outcome::Skipped("operation not reviewed");
         }
@@ -172,7 +164,7 @@ impl Pipeline {
             return Outcome::Skipped("no new or changed images");
         }
         let set = self.policies.current();
-        let mutating = endpoint == Endpoint::Mutate;
+        let mutating = endpoint == Route::Mutate;
         let used = breakglass.as_ref().is_some_and(Breakglass::is_used);
         let skipped = |p: &Loaded| used && self.config.breakglass.skips(p.policy.name());
         let applicable = |p: &&Loaded| p.runs_on.includes(mutating);
@@ -193,7 +185,7 @@ impl Pipeline {
                 ..Evaluation::default()
             });
         }
-        let ctx = LookupContext::for_pod(req.namespace.clone(), &spec);
+        let ctx = extract::lookup_context(req.namespace.clone(), &spec);
         // One lookup deadline for the review: its images first, then its policies'
         // `resolve-image` calls share what is left.
         let deadline = tokio::time::Instant::now() + self.config.resolve.deadline;

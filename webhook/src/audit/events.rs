@@ -10,8 +10,8 @@ use kube::core::Resource;
 use kube::Api;
 use tokio::sync::OnceCell;
 
-use crate::admission::{Endpoint, Outcome, Request};
-use crate::config::Mode;
+use crate::admission::{Outcome, Request, Route};
+use crate::mode::Mode;
 
 /// The Event's `reason`.
 pub const REASON: &str = "LandedWouldDeny";
@@ -38,11 +38,11 @@ impl EventRecorder {
     }
 
     /// After a review: one Event on the object when audit mode let a denial through.
-    pub fn after_review(self: &Arc<Self>, req: &Request, endpoint: Endpoint, outcome: &Outcome) {
+    pub fn after_review(self: &Arc<Self>, req: &Request, endpoint: Route, outcome: &Outcome) {
         let Outcome::Evaluated(evaluation) = outcome else {
             return;
         };
-        if endpoint != Endpoint::Validate || req.dry_run {
+        if endpoint != Route::Validate || req.dry_run {
             return;
         }
         let messages: Vec<String> = evaluation

@@ -8,7 +8,7 @@ use kube::core::GroupVersionKind;
 use kube::Api;
 
 use super::AuditError;
-use crate::admission::WorkloadKind;
+use crate::workload::WorkloadKind;
 
 /// Objects asked for per list call.
 const PAGE: u32 = 500;

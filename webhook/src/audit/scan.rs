@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use super::inventory::Workload;
 use super::AuditError;
-use crate::admission::{self, extract, Breakglass, Endpoint, Outcome, Pipeline, Request};
-use crate::config::Mode;
+use crate::admission::{self, extract, Breakglass, Outcome, Pipeline, Request, Route};
 use crate::image::Reference;
+use crate::mode::Mode;
 use crate::resolve::{LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
 
@@ -136,7 +136,7 @@ impl Findings {
 
 /// The lookup a pod spec's images are resolved with (as the admission pipeline builds it).
 fn lookup_context(namespace: &str, spec: &PodSpec) -> LookupContext {
-    LookupContext::for_pod(Some(namespace.to_owned()), spec)
+    extract::lookup_context(Some(namespace.to_owned()), spec)
 }
 
 type Key = (String, LookupContext);
@@ -214,7 +214,7 @@ pub async fn scan(
     };
     for w in workloads {
         let request = request_for(&w)?;
-        let outcome = audit.evaluate(&request, Endpoint::Validate).await;
+        let outcome = audit.evaluate(&request, Route::Validate).await;
         progress.advance();
         match finding(&w, audit.config().effective(Some(&w.namespace)).0, outcome) {
             Some(f) => findings.workloads.push(f),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::admission::WorkloadKind;
+use crate::workload::WorkloadKind;
 
 /// The operations the pipeline reviews; every other operation is allowed without work.
 pub const OPERATIONS: [&str; 2] = ["CREATE", "UPDATE"];

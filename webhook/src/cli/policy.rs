@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::{ComponentItem, Type};
 
-use crate::config::OnUndetermined;
+use crate::mode::OnUndetermined;
 use crate::policy::{
     Policy, PolicyEngine, PolicyLimits, ResolveAccess, WasmPolicy, HOST_INTERFACE,
 };

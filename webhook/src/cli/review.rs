@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::ConfigArg;
-use crate::admission::{self, Endpoint};
+use crate::admission::{self, Route};
 
 /// Arguments of `landed review`.
 #[derive(Debug, clap::Args)]
@@ -38,9 +38,9 @@ pub async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     let pipeline =
         super::pipeline(args.config.load()?, args.config.config.as_deref(), false).await?;
     let endpoint = if args.mutate {
-        Endpoint::Mutate
+        Route::Mutate
     } else {
-        Endpoint::Validate
+        Route::Validate
     };
     let response = pipeline.review(&request, endpoint).await;
     let allowed = response.allowed;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use kube::core::admission::{AdmissionResponse, Operation};
 
 use super::{kind_label, Metrics, NamespaceLabels, ReviewLabels};
-use crate::admission::{Breakglass, Endpoint, Outcome, Request};
-use crate::config::Mode;
+use crate::admission::{Breakglass, Outcome, Request, Route};
+use crate::mode::Mode;
 
 /// The `operation` label value.
 pub fn operation_label(operation: &Operation) -> &'static str {
@@ -33,7 +33,7 @@ pub struct ReviewRecord<'a> {
     /// The namespace's mode.
     pub mode: Mode,
     /// Which webhook path.
-    pub endpoint: Endpoint,
+    pub endpoint: Route,
     /// What the pipeline decided.
     pub outcome: &'a Outcome,
     /// The answer sent.
@@ -48,8 +48,8 @@ impl Metrics {
     pub fn admission(&self, record: ReviewRecord<'_>) {
         let kind = kind_label(&record.request.kind.kind);
         let endpoint = match record.endpoint {
-            Endpoint::Validate => "validate",
-            Endpoint::Mutate => "mutate",
+            Route::Validate => "validate",
+            Route::Mutate => "mutate",
         };
         self.review(
             ReviewLabels {
@@ -67,7 +67,7 @@ impl Metrics {
         for image in &evaluation.images {
             self.verdict(image.verdict, registry_of(image.normalized.as_deref()));
         }
-        if record.endpoint == Endpoint::Validate {
+        if record.endpoint == Route::Validate {
             for denial in evaluation.denials.iter().filter(|d| d.mode == Mode::Audit) {
                 self.would_deny(kind, &denial.policy);
             }

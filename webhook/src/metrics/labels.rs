@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 
-use crate::admission::WorkloadKind;
+use crate::workload::WorkloadKind;
 
 /// The label value for anything outside a bounded set.
 pub const OTHER: &str = "other";

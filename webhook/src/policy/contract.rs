@@ -4,7 +4,7 @@ use k8s_openapi::api::authentication::v1::UserInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::config::{Mode, OnUndetermined};
+use crate::mode::{Mode, OnUndetermined};
 use crate::verdict::VerdictClass;
 
 /// Everything a policy sees about one review.

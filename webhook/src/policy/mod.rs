@@ -127,7 +127,7 @@ pub struct Loaded {
     /// Fail closed or open when it errs.
     pub failure_policy: FailurePolicy,
     /// Overrides the namespace's mode for this policy's denials.
-    pub mode: Option<crate::config::Mode>,
+    pub mode: Option<crate::mode::Mode>,
     /// The webhook paths it runs on.
     pub runs_on: RunsOn,
 }

@@ -8,13 +8,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use kube::core::GroupVersionKind;
-
 use super::contract::RequestSummary;
 use super::host::ReviewLookups;
 use super::reuse::Question;
 use super::{ImageInput, InputScope, PolicyContext, PolicyInput};
-use crate::admission::WorkloadKind;
 use crate::resolve::LookupContext;
 
 /// A [`PolicyInput`] (its settings ignored) lent to the policies of one review, with what
@@ -46,8 +43,7 @@ struct Tail<'a> {
 }
 
 impl<'a> PreparedInput<'a> {
-    /// Lends `input`; `resolve-image` looks up with the namespace and the pull secrets and
-    /// service account of the object's pod spec.
+    /// Lends `input`; `resolve-image` looks up with the request's namespace only.
     pub fn new(input: &'a PolicyInput) -> Self {
         Self::with_lookup(input, lookup_context(input))
     }
@@ -170,27 +166,19 @@ fn unencodable(part: &Encoded) -> Result<&str, serde_json::Error> {
         .map_err(|reason| serde::ser::Error::custom(reason.clone()))
 }
 
-/// Who is asking, for `resolve-image` lookups, outside the review path (which hands its
-/// own): found the way the pipeline finds it, from the pod spec of the object as sent.
+/// Who is asking when the caller names no one: the request's namespace only (callers that
+/// know the pod spec hand its context in with [`PreparedInput::with_lookup`]).
 fn lookup_context(input: &PolicyInput) -> LookupContext {
-    let request = &input.request;
-    let gvk = GroupVersionKind::gvk(&request.group, "", &request.kind);
-    let spec = WorkloadKind::from_gvk(&gvk)
-        .and_then(|kind| kind.pod_spec(request.object.json()).ok())
-        .and_then(|found| found.spec);
-    match spec {
-        Some(spec) => LookupContext::for_pod(request.namespace.clone(), &spec),
-        None => LookupContext {
-            namespace: request.namespace.clone(),
-            ..LookupContext::default()
-        },
+    LookupContext {
+        namespace: input.request.namespace.clone(),
+        ..LookupContext::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Mode, OnUndetermined};
+    use crate::mode::{Mode, OnUndetermined};
     use crate::policy::{ContainerType, ObjectText, RequestInfo};
     use crate::verdict::VerdictClass;
 

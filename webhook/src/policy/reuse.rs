@@ -174,7 +174,7 @@ fn output_bytes(output: &PolicyOutput) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Mode, OnUndetermined};
+    use crate::mode::{Mode, OnUndetermined};
     use crate::policy::{ContainerType, ObjectText, RequestInfo};
     use crate::verdict::VerdictClass;
 

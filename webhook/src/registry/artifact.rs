@@ -4,8 +4,8 @@ use serde::Deserialize;
 
 use super::client::RegistryClient;
 use super::errors::RegistryError;
+use super::LookupContext;
 use crate::image::{Digest, DigestAlgorithm, Reference};
-use crate::resolve::LookupContext;
 
 /// Layer media types that hold a WebAssembly module or component.
 pub const WASM_LAYER_TYPES: [&str; 3] = [

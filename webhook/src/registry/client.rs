@@ -19,8 +19,8 @@ use super::token::{TokenCache, TokenKey};
 use super::wire::{
     basic, content_digest, header, media_type, read_body, retry_after, sensitive, MAX_BODY,
 };
+use super::LookupContext;
 use crate::image::Digest;
-use crate::resolve::LookupContext;
 
 /// OCI image manifest media type.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

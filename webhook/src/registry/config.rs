@@ -189,68 +189,6 @@ mod tests {
     }
 
     #[test]
-    fn yaml_fields() {
-        let yaml = r#"
-registries:
-  - host: us-docker.pkg.dev
-    endpoint: http://127.0.0.1:5000
-    insecureHttp: true
-    auth: gcp
-  - host: reg.example
-    caFile: /etc/ca.pem
-    auth: none
-dockerConfig: /etc/docker/config.json
-resolve:
-  deadline: 2s
-  requestTimeout: 1500ms
-  deepCheck: true
-cache:
-  tagTtl: 1m
-  absentTtl: 5s
-"#;
-        let config =
-            crate::config::Config::from_yaml(yaml, std::path::Path::new("t.yaml")).expect("parse");
-        assert_eq!(config.registries[0].auth_mode(), AuthMode::Gcp);
-        assert_eq!(config.registries[1].auth_mode(), AuthMode::None);
-        assert!(config.resolve.deep_check);
-        assert_eq!(config.cache.tag_ttl, std::time::Duration::from_secs(60));
-        assert_eq!(
-            config.cache.digest_ttl,
-            std::time::Duration::from_secs(3600)
-        );
-        assert!(config.resolve.validate().is_ok());
-        let bad = crate::resolve::ResolveConfig {
-            request_timeout: std::time::Duration::from_secs(5),
-            ..Default::default()
-        };
-        assert!(
-            bad.validate().is_err(),
-            "request timeout above the deadline"
-        );
-    }
-
-    #[test]
-    fn a_google_host_with_an_endpoint_must_say_where_its_token_goes() {
-        let yaml =
-            "registries:\n  - host: us-docker.pkg.dev\n    endpoint: https://mirror.example\n";
-        let err = crate::config::Config::from_yaml(yaml, std::path::Path::new("l.yaml"))
-            .expect_err("implicit gcp auth towards another endpoint");
-        let text = err.to_string();
-        assert!(
-            text.contains("registries[0]") && text.contains("auth:"),
-            "{text}"
-        );
-        for auth in ["gcp", "none", "dockerConfig"] {
-            let yaml = format!("{yaml}    auth: {auth}\n");
-            crate::config::Config::from_yaml(&yaml, std::path::Path::new("l.yaml"))
-                .expect("explicit auth");
-        }
-        let plain = "registries:\n  - host: reg.example\n    endpoint: https://127.0.0.1:5000\n";
-        crate::config::Config::from_yaml(plain, std::path::Path::new("l.yaml"))
-            .expect("not a Google host");
-    }
-
-    #[test]
     fn canonical_hosts_and_projects() {
         assert_eq!(canonical_host("https://index.docker.io/v1/"), "docker.io");
         assert_eq!(

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod challenge;
 pub mod client;
 pub mod config;
+mod context;
 pub mod egress;
 mod endpoint;
 mod error_body;
@@ -22,6 +23,7 @@ mod wire;
 
 pub use client::{Manifest, RegistryClient};
 pub use config::{AuthMode, RegistryConfig};
+pub use context::LookupContext;
 pub use egress::{Egress, EgressConfig, Origin, Refusal};
 pub use endpoint::Endpoint;
 pub use errors::RegistryError;

@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 
 use crate::image::Reference;
+pub use crate::registry::LookupContext;
 use crate::verdict::Verdict;
 
 pub use cache::CacheConfig;
@@ -28,38 +29,6 @@ pub enum ResolveError {
     /// A `registries:` entry cannot be turned into a client.
     #[error("invalid registries config: {0}")]
     Registry(#[from] crate::registry::SetupError),
-}
-
-/// Who is asking: the workload's namespace and the pull secrets it can use.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct LookupContext {
-    /// Namespace of the workload, if namespaced.
-    pub namespace: Option<String>,
-    /// Names of the pod's `imagePullSecrets`.
-    pub pull_secrets: Vec<String>,
-    /// The pod's service account (its `imagePullSecrets` count too).
-    pub service_account: Option<String>,
-}
-
-impl LookupContext {
-    /// The context a pod spec's images are looked up with: its pull secrets and its service
-    /// account (`default` when unset, as the API server would fill it in).
-    pub fn for_pod(namespace: Option<String>, spec: &k8s_openapi::api::core::v1::PodSpec) -> Self {
-        Self {
-            namespace,
-            pull_secrets: spec
-                .image_pull_secrets
-                .iter()
-                .flatten()
-                .map(|s| s.name.clone())
-                .collect(),
-            service_account: Some(
-                spec.service_account_name
-                    .clone()
-                    .unwrap_or_else(|| "default".to_owned()),
-            ),
-        }
-    }
 }
 
 /// Anything that can give a verdict for an image.

@@ -12,7 +12,7 @@ use serde_json::json;
 use tracing::warn;
 
 use super::body::ReviewBody;
-use crate::admission::{self, Endpoint, Pipeline};
+use crate::admission::{self, Pipeline, Route};
 
 /// Whether the server should receive traffic, beyond the policies' own state.
 #[derive(Debug, Default)]
@@ -54,14 +54,14 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn validate(State(state): State<AppState>, ReviewBody(body): ReviewBody) -> Response {
-    review(&state, &body, Endpoint::Validate).await
+    review(&state, &body, Route::Validate).await
 }
 
 async fn mutate(State(state): State<AppState>, ReviewBody(body): ReviewBody) -> Response {
-    review(&state, &body, Endpoint::Mutate).await
+    review(&state, &body, Route::Mutate).await
 }
 
-async fn review(state: &AppState, body: &[u8], endpoint: Endpoint) -> Response {
+async fn review(state: &AppState, body: &[u8], endpoint: Route) -> Response {
     match admission::decode(body) {
         Ok(request) => {
             let _inflight = crate::metrics::global().inflight();

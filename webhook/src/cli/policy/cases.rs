@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::input::{self, InputOptions};
-use crate::config::OnUndetermined;
+use crate::mode::OnUndetermined;
 use crate::policy::{Policy, WasmPolicy};
 
 /// A case file.

@@ -8,8 +8,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::config::{Mode, OnUndetermined};
 use crate::image::Reference;
+use crate::mode::{Mode, OnUndetermined};
 use crate::policy::{
     ContainerType, ImageInput, ObjectText, PolicyContext, PolicyInput, RequestInfo,
 };

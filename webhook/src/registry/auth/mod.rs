@@ -15,7 +15,7 @@ pub use pull_secrets::PullSecretSource;
 use super::config::AuthMode;
 use super::errors::RegistryError;
 use super::secret::Secret;
-use crate::resolve::LookupContext;
+use crate::registry::LookupContext;
 
 /// A username and password for one registry, with where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::docker_config::{parse_failure, DockerConfig};
 use super::{Credential, PULL_SECRET_IDENTITY};
-use crate::resolve::LookupContext;
+use crate::registry::LookupContext;
 
 /// How long secrets and service accounts read from the API are reused.
 const CACHE_FOR: Duration = Duration::from_secs(30);

@@ -1,4 +1,5 @@
-//! Which kinds carry a pod spec, and where: one arm per kind, dispatched on group and kind.
+//! Kubernetes vocabulary shared by every step: the kinds that carry a pod spec, and where
+//! that spec lives in each (one arm per kind, dispatched on group and kind).
 
 use k8s_openapi::api::core::v1::PodSpec;
 use kube::core::GroupVersionKind;
