@@ -5,7 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use landed::admission::decode;
-use landed::config::{Config, Mode, OnUndetermined};
+use landed::config::{Mode, OnUndetermined};
 use landed::policy::{
     builtin_file, policy_dir, ContainerType, ImageInput, ObjectText, PolicyContext, PolicyEngine,
     PolicyInput, PolicyLimits, PreparedInput, RequestInfo, WasmPolicy,
@@ -67,7 +67,7 @@ fn input(mutating: bool) -> PolicyInput {
 fn bench(c: &mut Criterion) {
     let engine = PolicyEngine::new(PolicyLimits::default()).expect("engine");
     assert!(engine.is_pooling(), "the pooling allocator is in use");
-    let dir = policy_dir(&Config::default());
+    let dir = policy_dir(None);
     let mut group = c.benchmark_group("policy");
     for (name, mutating) in [("require-landed", false), ("pin-digest", true)] {
         let file = builtin_file(&dir, name);

@@ -37,3 +37,13 @@ pub enum OnUndetermined {
     /// Deny as if the image were absent.
     Deny,
 }
+
+/// Overrides for one namespace (`namespaces.<name>` in landed.yaml).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespaceConfig {
+    /// Mode for this namespace.
+    pub mode: Option<Mode>,
+    /// Undetermined handling for this namespace.
+    pub on_undetermined: Option<OnUndetermined>,
+}

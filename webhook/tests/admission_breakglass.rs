@@ -48,7 +48,7 @@ fn landed(config: Config, names: &[&'static str]) -> Landed {
     let resolver = Arc::new(Counting::default());
     let store = Arc::new(PolicyStore::new(PolicySet { policies }));
     Landed {
-        pipeline: Pipeline::new(Arc::new(config), resolver.clone(), store),
+        pipeline: Pipeline::new(config.review_settings(None), resolver.clone(), store),
         resolver,
     }
 }

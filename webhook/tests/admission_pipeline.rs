@@ -108,8 +108,11 @@ fn harness(config: Config, absent: &[&str], policies: Vec<Loaded>) -> Harness {
         calls: AtomicUsize::new(0),
     });
     let store = Arc::new(PolicyStore::new(PolicySet { policies }));
-    let pipeline = Pipeline::new(Arc::new(config), resolver.clone(), store)
-        .with_own_namespace(Some("landed".into()));
+    let pipeline = Pipeline::new(
+        config.review_settings(Some("landed".into())),
+        resolver.clone(),
+        store,
+    );
     Harness { pipeline, resolver }
 }
 
@@ -383,7 +386,7 @@ async fn a_registry_that_never_answers_is_cut_off_at_the_deadline() {
     let store = Arc::new(PolicyStore::new(PolicySet {
         policies: vec![loaded(DenyUnlanded("deny-unlanded"), FailurePolicy::Fail)],
     }));
-    let pipeline = Pipeline::new(Arc::new(config), Arc::new(Hanging), store);
+    let pipeline = Pipeline::new(config.review_settings(None), Arc::new(Hanging), store);
     let req = request("pod-create.json");
     let started = std::time::Instant::now();
     let resp = pipeline.review(&req, Route::Validate).await;
@@ -455,7 +458,7 @@ async fn audit_mode_still_warns_about_images_it_could_not_verify() {
             loaded(WarnUndetermined, FailurePolicy::Fail),
         ],
     }));
-    let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), store);
+    let pipeline = Pipeline::new(config.review_settings(None), Arc::new(resolver), store);
     // SIDECAR is absent (not in the table): an audit denial, silent to the client.
     let resp = pipeline
         .review(&request("pod-create.json"), Route::Validate)

@@ -264,7 +264,7 @@ fn pipeline(resolver: Arc<dyn Resolve>, policies: Vec<Loaded>, deadline: Duratio
     let mut config = Config::default();
     config.resolve.deadline = deadline;
     let store = Arc::new(PolicyStore::new(PolicySet { policies }));
-    Pipeline::new(Arc::new(config), resolver, store)
+    Pipeline::new(config.review_settings(None), resolver, store)
 }
 
 #[test]

@@ -51,18 +51,18 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A kube client talking to the fake, as `landed serve` hands one in.
+fn client(kube: &FakeKube) -> kube::Client {
+    let config = kube::Config::new(kube.url().parse().expect("url"));
+    kube::Client::try_from(config).expect("client")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gauges_and_reports_follow_the_cluster() {
     let kube = FakeKube::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    kube.write_kubeconfig(&kubeconfig);
-    // This test binary has one test: nothing else reads the environment concurrently.
-    std::env::set_var("KUBECONFIG", &kubeconfig);
     deployment(&kube, "shop", "web", "registry.example.com/team/app:1.0", 2);
 
-    let mut config = Config::default();
-    config.audit.policy_reports = true;
+    let config = Config::default();
     let resolver =
         TableResolver::new().with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST));
     let policies = PolicyStore::new(PolicySet {
@@ -72,13 +72,18 @@ async fn gauges_and_reports_follow_the_cluster() {
         )],
     });
     let pipeline = Arc::new(Pipeline::new(
-        Arc::new(config),
+        config.review_settings(None),
         Arc::new(resolver),
         Arc::new(policies),
     ));
     let shutdown = CancellationToken::new();
-    let task =
-        landed::audit::background::spawn(pipeline, Duration::from_millis(100), shutdown.clone());
+    let task = landed::audit::background::spawn(
+        client(&kube),
+        pipeline,
+        Duration::from_millis(100),
+        true,
+        shutdown.clone(),
+    );
 
     let web = (
         "web".to_owned(),

@@ -1,5 +1,5 @@
 //! `audit.events: true`: a denial that audit mode lets through becomes a Kubernetes Event on
-//! the object (created at the fake API server found through KUBECONFIG); dry-run requests and
+//! the object (created at the fake API server through the client it is handed); dry-run requests and
 //! enforced denials make none.
 
 mod kube_support;
@@ -11,10 +11,17 @@ use std::time::{Duration, Instant};
 
 use kube_support::FakeKube;
 use landed::admission::{decode, Pipeline, Route};
+use landed::audit::EventRecorder;
 use landed::config::{Config, Mode, NamespaceConfig};
 use landed::policy::{FailurePolicy, Loaded, PolicySet, PolicyStore};
 use landed::resolve::TableResolver;
 use landed::verdict::Verdict;
+
+/// A kube client talking to the fake, as `landed serve` hands one in.
+fn client(kube: &FakeKube) -> kube::Client {
+    let config = kube::Config::new(kube.url().parse().expect("url"));
+    kube::Client::try_from(config).expect("client")
+}
 
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
 
@@ -30,14 +37,8 @@ fn review(name: &str, namespace: &str) -> landed::admission::Request {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_denials_become_events_but_not_on_dry_run_or_enforce() {
     let kube = FakeKube::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    kube.write_kubeconfig(&kubeconfig);
-    // This test binary has one test: nothing else reads the environment concurrently.
-    std::env::set_var("KUBECONFIG", &kubeconfig);
 
     let mut config = Config::default();
-    config.audit.events = true;
     config.namespaces.insert(
         "staging".into(),
         NamespaceConfig {
@@ -57,7 +58,12 @@ async fn audit_denials_become_events_but_not_on_dry_run_or_enforce() {
             FailurePolicy::Fail,
         )],
     });
-    let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), Arc::new(policies));
+    let pipeline = Pipeline::new(
+        config.review_settings(None),
+        Arc::new(resolver),
+        Arc::new(policies),
+    )
+    .with_observer(Arc::new(EventRecorder::new(client(&kube))));
 
     let dry = pipeline
         .review(

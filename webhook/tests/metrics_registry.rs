@@ -89,7 +89,7 @@ async fn registry_token_cache_and_policy_families() {
             Verdict::new(VerdictClass::Absent, "manifest unknown"),
         );
     let pipeline = Pipeline::new(
-        Arc::new(Config::default()),
+        Config::default().review_settings(None),
         Arc::new(table),
         Arc::new(policies),
     );

@@ -78,7 +78,11 @@ async fn metrics_after_a_run_of_reviews() {
             FailurePolicy::Fail,
         )],
     });
-    let pipeline = Pipeline::new(Arc::new(config), Arc::new(resolver), Arc::new(policies));
+    let pipeline = Pipeline::new(
+        config.review_settings(None),
+        Arc::new(resolver),
+        Arc::new(policies),
+    );
     let app = router(AppState {
         pipeline: Arc::new(pipeline),
         readiness: Arc::new(Readiness::default()),

@@ -255,7 +255,11 @@ async fn a_review_meeting_a_policy_that_never_loaded_follows_its_failure_policy(
     let (config, host) = host_from(dir.path(), policies).await;
     let image = "registry.example.com/team/app:1.0";
     let resolver = TableResolver::new().with(image, Verdict::landed(DIGEST));
-    let pipeline = Pipeline::new(config, Arc::new(resolver), host.store());
+    let pipeline = Pipeline::new(
+        config.review_settings(None),
+        Arc::new(resolver),
+        host.store(),
+    );
     let body = pod_review(image);
     let request = decode(body.as_bytes()).unwrap();
     let response = pipeline.review(&request, Route::Validate).await;

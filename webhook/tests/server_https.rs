@@ -59,7 +59,7 @@ async fn start(resolver: Arc<dyn Resolve>, grace: Duration) -> (Running, String)
     let mut config = Config::default();
     config.resolve.deadline = Duration::from_secs(5);
     let store = Arc::new(PolicyStore::new(PolicySet::default()));
-    let pipeline = Arc::new(Pipeline::new(Arc::new(config), resolver, store));
+    let pipeline = Arc::new(Pipeline::new(config.review_settings(None), resolver, store));
     let options = ServeOptions {
         listen: "127.0.0.1:0".parse().expect("addr"),
         tls,

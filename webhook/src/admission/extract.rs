@@ -1,9 +1,11 @@
-//! Every image of a pod spec, with the JSON path that points at it.
+//! Every image of a pod spec, with the JSON path that points at it, and who looks them up:
+//! the one extraction path of the webhook, the audit scan and the author kit.
 
 use k8s_openapi::api::core::v1::PodSpec;
 
 use crate::policy::ContainerType;
 use crate::resolve::LookupContext;
+use crate::workload::{DecodeError, ObjectJson, WorkloadKind};
 
 /// One image field found in an object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +29,29 @@ impl ContainerType {
             Self::EphemeralContainer => "ephemeralContainers",
         }
     }
+}
+
+/// The images of an object's pod spec and who looks them up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodImages {
+    /// Every image, in the order of [`images`].
+    pub images: Vec<FoundImage>,
+    /// The namespace, pull secrets and service account of the pod spec.
+    pub lookup: LookupContext,
+}
+
+/// Decodes `object` of `kind` down to its pod spec and lists its images; `Ok(None)` when the
+/// object has no pod spec (an RC without a template).
+pub fn pod_images(
+    kind: WorkloadKind,
+    namespace: Option<&str>,
+    object: &(impl ObjectJson + ?Sized),
+) -> Result<Option<PodImages>, DecodeError> {
+    let found = kind.pod_spec(object)?;
+    Ok(found.spec.map(|spec| PodImages {
+        images: images(found.prefix, &spec),
+        lookup: lookup_context(namespace.map(str::to_owned), &spec),
+    }))
 }
 
 /// All images of `spec` in order: init containers, containers, ephemeral containers.
@@ -142,5 +167,33 @@ mod tests {
             .map(|f| f.container)
             .collect();
         assert_eq!(kept, ["a", "c"]);
+    }
+
+    #[test]
+    fn lookups_use_the_pod_templates_credentials() {
+        let object = serde_json::json!({"spec": {"template": {"spec": {
+            "serviceAccountName": "builder",
+            "imagePullSecrets": [{"name": "regcred"}],
+            "containers": [{"name": "app", "image": "app:1"}]}}}});
+        let found = pod_images(WorkloadKind::Deployment, Some("shop"), &object)
+            .expect("decodes")
+            .expect("has a pod spec");
+        assert_eq!(
+            found.lookup,
+            LookupContext {
+                namespace: Some("shop".into()),
+                pull_secrets: vec!["regcred".into()],
+                service_account: Some("builder".into()),
+            }
+        );
+        assert_eq!(
+            found.images[0].path,
+            "spec.template.spec.containers[0].image"
+        );
+        let bare = serde_json::json!({"spec": {"containers": [{"name": "a", "image": "a"}]}});
+        let found = pod_images(WorkloadKind::Pod, None, &bare)
+            .expect("decodes")
+            .expect("spec");
+        assert_eq!(found.lookup.service_account.as_deref(), Some("default"));
     }
 }

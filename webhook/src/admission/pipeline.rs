@@ -11,16 +11,15 @@ use tracing::{info_span, Instrument};
 use super::breakglass::Breakglass;
 use super::decision::{Denial, Evaluation, Outcome};
 use super::extract::{self, FoundImage};
-use super::object::ReviewObject;
+use super::input::request_info;
+use super::observe::{ReviewObserver, ReviewRecord};
 use super::review::Request;
 use super::route::Route;
-use crate::audit::EventRecorder;
-use crate::config::{Config, Mode};
+use super::settings::ReviewSettings;
 use crate::image::{ParsedReferences, Reference};
-use crate::metrics::ReviewRecord;
+use crate::mode::Mode;
 use crate::policy::{
-    FailurePolicy, ImageInput, Loaded, ObjectText, PolicyContext, PolicyInput, PolicyStore,
-    PreparedInput, RequestInfo,
+    FailurePolicy, ImageInput, Loaded, PolicyContext, PolicyInput, PolicyStore, PreparedInput,
 };
 use crate::resolve::{no_answer, LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
@@ -28,38 +27,32 @@ use crate::workload::WorkloadKind;
 
 /// Everything a review needs, shared by the server and `landed review`.
 pub struct Pipeline {
-    config: Arc<Config>,
+    settings: Arc<ReviewSettings>,
     resolver: Arc<dyn Resolve>,
     policies: Arc<PolicyStore>,
-    own_namespace: Option<String>,
-    events: Option<Arc<EventRecorder>>,
+    observers: Vec<Arc<dyn ReviewObserver>>,
     references: Arc<ParsedReferences>,
 }
 
 impl Pipeline {
-    /// A pipeline over a config, a resolver and the serving policies.
+    /// A pipeline over its settings, a resolver and the serving policies.
     pub fn new(
-        config: Arc<Config>,
+        settings: ReviewSettings,
         resolver: Arc<dyn Resolve>,
         policies: Arc<PolicyStore>,
     ) -> Self {
-        let events = config
-            .audit
-            .events
-            .then(|| Arc::new(EventRecorder::default()));
         Self {
-            config,
+            settings: Arc::new(settings),
             resolver,
             policies,
-            own_namespace: None,
-            events,
+            observers: Vec::new(),
             references: Arc::default(),
         }
     }
 
-    /// Excludes the webhook's own namespace (from `POD_NAMESPACE` in the chart).
-    pub fn with_own_namespace(mut self, namespace: Option<String>) -> Self {
-        self.own_namespace = namespace.filter(|ns| !ns.is_empty());
+    /// Tells `observer` about every review once it is answered (the server's audit Events).
+    pub fn with_observer(mut self, observer: Arc<dyn ReviewObserver>) -> Self {
+        self.observers.push(observer);
         self
     }
 
@@ -68,9 +61,9 @@ impl Pipeline {
         &self.policies
     }
 
-    /// The config it reviews with.
-    pub fn config(&self) -> &Arc<Config> {
-        &self.config
+    /// The settings it reviews with.
+    pub fn settings(&self) -> &ReviewSettings {
+        &self.settings
     }
 
     /// The resolver it asks.
@@ -82,11 +75,10 @@ impl Pipeline {
     /// verdicts).
     pub fn with_resolver(&self, resolver: Arc<dyn Resolve>) -> Self {
         Self {
-            config: self.config.clone(),
+            settings: self.settings.clone(),
             resolver,
             policies: self.policies.clone(),
-            own_namespace: self.own_namespace.clone(),
-            events: None,
+            observers: Vec::new(),
             references: self.references.clone(),
         }
     }
@@ -115,16 +107,17 @@ impl Pipeline {
         // Decision and latency go on the one log line rather than into the span: recording
         // a span field re-encodes all of the span's fields in the JSON log layer.
         outcome.log(&response, started.elapsed().as_secs_f64() * 1e3);
-        crate::metrics::global().admission(ReviewRecord {
+        ReviewRecord {
             request: req,
-            mode: self.config.effective(req.namespace.as_deref()).0,
-            endpoint,
+            mode: self.settings.effective(req.namespace.as_deref()).0,
+            route: endpoint,
             outcome: &outcome,
             response: &response,
             elapsed: started.elapsed(),
-        });
-        if let Some(events) = &self.events {
-            events.after_review(req, endpoint, &outcome);
+        }
+        .record(crate::metrics::global());
+        for observer in &self.observers {
+            observer.after_review(req, endpoint, &outcome);
         }
         response
     }
@@ -138,26 +131,22 @@ impl Pipeline {
             return Outcome::Skipped("kind not handled");
         };
         let namespace = req.namespace.as_deref();
-        if self
-            .config
-            .is_excluded(namespace, self.own_namespace.as_deref())
-        {
+        if self.settings.skips_namespace(namespace) {
             return Outcome::Skipped("namespace excluded");
         }
-        let (mode, on_undetermined) = self.config.effective(namespace);
+        let (mode, on_undetermined) = self.settings.effective(namespace);
         let Some(object) = &req.object else {
             return Outcome::Skipped("request has no object");
         };
-        let breakglass = self.config.breakglass.judge(req, object);
-        let found = match kind.pod_spec(object.json()) {
-            Ok(found) => found,
+        let breakglass = self.settings.breakglass.judge(req, object);
+        let found = match extract::pod_images(kind, namespace, object.json()) {
+            Ok(Some(found)) => found,
+            Ok(None) => return Outcome::Skipped("object has no pod spec"),
             Err(err) => return Outcome::decode_failure(mode, err.to_string()),
         };
-        let Some(spec) = found.spec else {
-            return Outcome::Skipped("object has no pod spec");
-        };
-        let mut images = extract::images(found.prefix, &spec);
-        if req.operation == Operation::Update && !self.config.check_unchanged_images {
+        let ctx = found.lookup;
+        let mut images = found.images;
+        if req.operation == Operation::Update && !self.settings.check_unchanged_images {
             images = extract::changed(images, &self.old_images(kind, req));
         }
         if images.is_empty() {
@@ -166,7 +155,7 @@ impl Pipeline {
         let set = self.policies.current();
         let mutating = endpoint == Route::Mutate;
         let used = breakglass.as_ref().is_some_and(Breakglass::is_used);
-        let skipped = |p: &Loaded| used && self.config.breakglass.skips(p.policy.name());
+        let skipped = |p: &Loaded| used && self.settings.breakglass.skips(p.policy.name());
         let applicable = |p: &&Loaded| p.runs_on.includes(mutating);
         let runs = |p: &&Loaded| applicable(p) && !skipped(p);
         let breakglass = breakglass.map(|b| {
@@ -185,13 +174,12 @@ impl Pipeline {
                 ..Evaluation::default()
             });
         }
-        let ctx = extract::lookup_context(req.namespace.clone(), &spec);
         // One lookup deadline for the review: its images first, then its policies'
         // `resolve-image` calls share what is left.
-        let deadline = tokio::time::Instant::now() + self.config.resolve.deadline;
+        let deadline = tokio::time::Instant::now() + self.settings.lookup_deadline;
         let images = self.resolve_all(images, &ctx, deadline).await;
         let input = PolicyInput {
-            request: request_info(req, kind, object),
+            request: request_info(req),
             images,
             settings: serde_json::Value::Null,
             context: PolicyContext {
@@ -210,8 +198,8 @@ impl Pipeline {
         // An old object that does not decode hides nothing: every image is checked then.
         req.old_object
             .as_ref()
-            .and_then(|old| kind.pod_spec(old.json()).ok())
-            .and_then(|found| Some(extract::images(found.prefix, found.spec.as_ref()?)))
+            .and_then(|old| extract::pod_images(kind, None, old.json()).ok().flatten())
+            .map(|found| found.images)
             .unwrap_or_default()
     }
 
@@ -222,7 +210,7 @@ impl Pipeline {
         ctx: &LookupContext,
         deadline: tokio::time::Instant,
     ) -> Vec<ImageInput> {
-        let budget = self.config.resolve.deadline;
+        let budget = self.settings.lookup_deadline;
         let parsed: Vec<_> = images
             .iter()
             .map(|i| self.references.parse(&i.image))
@@ -340,24 +328,3 @@ async fn run_policies(
 
 /// How long past the review deadline a resolver may take before the pipeline stops waiting.
 const DEADLINE_GUARD: Duration = Duration::from_millis(50);
-
-fn request_info(req: &Request, kind: WorkloadKind, object: &ReviewObject) -> RequestInfo {
-    RequestInfo {
-        uid: req.uid.clone(),
-        group: kind.group().to_owned(),
-        kind: kind.kind().to_owned(),
-        sub_resource: req.sub_resource.clone(),
-        operation: match req.operation {
-            Operation::Create => "CREATE",
-            Operation::Update => "UPDATE",
-            Operation::Delete => "DELETE",
-            Operation::Connect => "CONNECT",
-        }
-        .to_owned(),
-        namespace: req.namespace.clone(),
-        name: req.name.clone(),
-        user_info: req.user_info.clone(),
-        dry_run: req.dry_run,
-        object: ObjectText::new(object.json().to_owned()),
-    }
-}

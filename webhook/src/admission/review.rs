@@ -1,6 +1,6 @@
 //! Decoding the AdmissionReview envelope: only `admission.k8s.io/v1` is accepted.
 
-use kube::core::admission::AdmissionRequest;
+use kube::core::admission::{AdmissionRequest, Operation};
 use kube::core::TypeMeta;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -14,6 +14,16 @@ pub type Request = AdmissionRequest<ReviewObject>;
 pub const API_VERSION: &str = "admission.k8s.io/v1";
 /// The envelope's kind.
 pub const KIND: &str = "AdmissionReview";
+
+/// The operation as the API server spells it (log fields, metric labels, policy input).
+pub fn operation_name(operation: &Operation) -> &'static str {
+    match operation {
+        Operation::Create => "CREATE",
+        Operation::Update => "UPDATE",
+        Operation::Delete => "DELETE",
+        Operation::Connect => "CONNECT",
+    }
+}
 
 /// Why a body is not a usable AdmissionReview (answered with HTTP 400).
 #[derive(Debug, thiserror::Error)]

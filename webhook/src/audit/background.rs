@@ -51,37 +51,30 @@ pub fn availability(findings: &Findings) -> Vec<AvailabilityLabels> {
         .collect()
 }
 
-/// Scans now and then every `interval` until `shutdown`.
+/// Scans through `client` now and then every `interval` until `shutdown`; writes
+/// reports when `write_reports`.
 pub fn spawn(
+    client: kube::Client,
     pipeline: Arc<Pipeline>,
     interval: Duration,
+    write_reports: bool,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let write_reports = pipeline.config().audit.policy_reports;
     tokio::spawn(async move {
-        let mut client = None;
         loop {
-            if client.is_none() {
-                client = super::connect()
-                    .await
-                    .map_err(|e| tracing::warn!(error = %e, "background scan: no Kubernetes API"))
-                    .ok();
-            }
-            if let Some(client) = &client {
-                let result = scan_once(client, &pipeline, write_reports).await;
-                crate::metrics::global().audit_scan(result.is_ok());
-                match result {
-                    Ok(f) => tracing::info!(
-                        workloads = f.workloads.len(),
-                        would_deny = f
-                            .workloads
-                            .iter()
-                            .filter(|w| w.decision == super::Decision::Deny)
-                            .count(),
-                        "background scan done"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "background scan failed"),
-                }
+            let result = scan_once(&client, &pipeline, write_reports).await;
+            crate::metrics::global().audit_scan(result.is_ok());
+            match result {
+                Ok(f) => tracing::info!(
+                    workloads = f.workloads.len(),
+                    would_deny = f
+                        .workloads
+                        .iter()
+                        .filter(|w| w.decision == super::Decision::Deny)
+                        .count(),
+                    "background scan done"
+                ),
+                Err(e) => tracing::warn!(error = %e, "background scan failed"),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,

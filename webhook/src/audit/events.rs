@@ -1,44 +1,33 @@
 //! Kubernetes Events for denials that audit mode recorded but did not enforce
 //! (`audit.events: true`); never for dry-run requests.
 
-use std::sync::Arc;
-
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::PostParams;
 use kube::core::Resource;
 use kube::Api;
-use tokio::sync::OnceCell;
 
-use crate::admission::{Outcome, Request, Route};
+use crate::admission::{Outcome, Request, ReviewObserver, Route};
 use crate::mode::Mode;
 
 /// The Event's `reason`.
 pub const REASON: &str = "LandedWouldDeny";
 
-/// Creates Events through kube; without a reachable cluster it only logs at debug.
-#[derive(Default)]
+/// Creates Events through the Kubernetes client it is handed.
 pub struct EventRecorder {
-    client: OnceCell<Option<kube::Client>>,
+    client: kube::Client,
 }
 
 impl EventRecorder {
-    async fn client(&self) -> Option<kube::Client> {
-        self.client
-            .get_or_init(|| async {
-                kube::Client::try_default()
-                    .await
-                    .map_err(
-                        |e| tracing::warn!(error = %e, "no Kubernetes API; audit Events are off"),
-                    )
-                    .ok()
-            })
-            .await
-            .clone()
+    /// A recorder writing through `client`.
+    pub fn new(client: kube::Client) -> Self {
+        Self { client }
     }
+}
 
+impl ReviewObserver for EventRecorder {
     /// After a review: one Event on the object when audit mode let a denial through.
-    pub fn after_review(self: &Arc<Self>, req: &Request, endpoint: Route, outcome: &Outcome) {
+    fn after_review(&self, req: &Request, endpoint: Route, outcome: &Outcome) {
         let Outcome::Evaluated(evaluation) = outcome else {
             return;
         };
@@ -55,12 +44,9 @@ impl EventRecorder {
             return;
         };
         let event = event(req, &namespace, messages.join("; "));
-        let this = self.clone();
+        let client = self.client.clone();
         // The Event is written off the request path: admission latency does not wait for it.
         tokio::spawn(async move {
-            let Some(client) = this.client().await else {
-                return;
-            };
             let api: Api<Event> = Api::namespaced(client, &namespace);
             if let Err(e) = api.create(&PostParams::default(), &event).await {
                 tracing::warn!(namespace = %namespace, error = %e, "cannot create audit Event");

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::PodSpec;
 use serde::Serialize;
 
 use super::inventory::Workload;
@@ -134,11 +133,6 @@ impl Findings {
     }
 }
 
-/// The lookup a pod spec's images are resolved with (as the admission pipeline builds it).
-fn lookup_context(namespace: &str, spec: &PodSpec) -> LookupContext {
-    extract::lookup_context(Some(namespace.to_owned()), spec)
-}
-
 type Key = (String, LookupContext);
 
 /// Answers from verdicts resolved beforehand; anything else goes to the real resolver.
@@ -160,7 +154,7 @@ impl Resolve for Prefetched {
     }
 }
 
-/// Scans `workloads` (already collapsed to their roots) with `pipeline`'s config, resolver
+/// Scans `workloads` (already collapsed to their roots) with `pipeline`'s settings, resolver
 /// and policies, at most `concurrency` lookups at a time.
 pub async fn scan(
     pipeline: &Pipeline,
@@ -169,21 +163,19 @@ pub async fn scan(
     progress: &dyn Progress,
 ) -> Result<Findings, AuditError> {
     let mut wanted: HashMap<Key, Reference> = HashMap::new();
-    let config = pipeline.config();
-    // Excluded namespaces are skipped by the pipeline; their images need no lookup.
+    // Namespaces the pipeline skips need no lookup.
+    let settings = pipeline.settings();
     let included = workloads
         .iter()
-        .filter(|w| !config.is_excluded(Some(&w.namespace), None));
+        .filter(|w| !settings.skips_namespace(Some(&w.namespace)));
     for w in included {
-        let Ok(found) = w.kind.pod_spec(&w.object) else {
+        let Ok(Some(found)) = extract::pod_images(w.kind, Some(&w.namespace), &w.object) else {
             continue;
         };
-        let Some(spec) = found.spec else { continue };
-        let ctx = lookup_context(&w.namespace, &spec);
-        for image in extract::images(found.prefix, &spec) {
+        for image in found.images {
             if let Ok(reference) = Reference::parse(&image.image) {
                 wanted
-                    .entry((reference.to_string(), ctx.clone()))
+                    .entry((reference.to_string(), found.lookup.clone()))
                     .or_insert(reference);
             }
         }
@@ -216,7 +208,11 @@ pub async fn scan(
         let request = request_for(&w)?;
         let outcome = audit.evaluate(&request, Route::Validate).await;
         progress.advance();
-        match finding(&w, audit.config().effective(Some(&w.namespace)).0, outcome) {
+        match finding(
+            &w,
+            audit.settings().effective(Some(&w.namespace)).0,
+            outcome,
+        ) {
             Some(f) => findings.workloads.push(f),
             None => findings.skipped += 1,
         }

@@ -121,15 +121,16 @@ pub async fn pipeline(
         .filter_map(|oci| crate::image::Reference::parse(oci.trim_start_matches("oci://")).ok())
         .map(|reference| reference.registry().to_owned())
         .collect();
-    let registry = Resolver::build(&config, Origin::Review, &oci_hosts)?;
+    let registry = Resolver::build((&*config).into(), Origin::Review, &oci_hosts)?;
     let fetcher: Arc<dyn FetchPolicy> = Arc::new(OciFetcher::new(registry.clone()));
     let resolver: Arc<dyn Resolve> = Arc::new(registry);
     let access = ResolveAccess {
         resolver: resolver.clone(),
         budget: config.resolve.deadline,
     };
-    let host =
-        Arc::new(PolicyHost::from_config(&config, config_path, Some(access), Some(fetcher)).await?);
+    let host = Arc::new(
+        PolicyHost::from_config(&*config, config_path, Some(access), Some(fetcher)).await?,
+    );
     for status in host.store().status().iter().filter(|s| !s.loaded) {
         tracing::error!(
             policy = %status.name,
@@ -140,8 +141,8 @@ pub async fn pipeline(
     if watch {
         host.spawn_watch(RELOAD_INTERVAL);
     }
-    Ok(Pipeline::new(config, resolver, host.store())
-        .with_own_namespace(std::env::var("POD_NAMESPACE").ok()))
+    let settings = config.review_settings(std::env::var("POD_NAMESPACE").ok());
+    Ok(Pipeline::new(settings, resolver, host.store()))
 }
 
 /// Logs go to standard error, never standard output (which carries command results).

@@ -9,6 +9,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::ConfigArg;
+use crate::admission::Pipeline;
+use crate::audit::{AuditConfig, EventRecorder};
 use crate::server::certs::CertBundle;
 use crate::server::{self, ServeOptions, TlsFiles};
 
@@ -79,8 +81,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         shutdown_grace: config.server.shutdown_grace,
         limits: server::ServerLimits::from_config(&config.server),
     };
-    let pipeline = Arc::new(super::pipeline(config, args.config.config.as_deref(), true).await?);
+    let audit = config.audit.clone();
+    let pipeline = super::pipeline(config, args.config.config.as_deref(), true).await?;
     let shutdown = CancellationToken::new();
+    let pipeline = with_audit(pipeline, &audit, &shutdown).await;
     tokio::spawn(signal(shutdown.clone()));
     server::serve(pipeline, options, shutdown, move |addr| {
         if let Some(ca) = ca_hint {
@@ -94,6 +98,44 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .context("server failed")?;
     info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Hands the pipeline what `audit:` asks of the server: an Event per would-be denial, and
+/// the background scan (started here, stopped by `shutdown`). Both need the Kubernetes API;
+/// without one they are off, with a warning.
+async fn with_audit(
+    pipeline: Pipeline,
+    audit: &AuditConfig,
+    shutdown: &CancellationToken,
+) -> Arc<Pipeline> {
+    let wanted = audit.events || audit.background_scan.interval.is_some();
+    let client = if wanted {
+        crate::audit::connect()
+            .await
+            .map_err(|e| warn!(error = %e, "no Kubernetes API: audit Events and the background scan are off"))
+            .ok()
+    } else {
+        None
+    };
+    let Some(client) = client else {
+        return Arc::new(pipeline);
+    };
+    let pipeline = if audit.events {
+        pipeline.with_observer(Arc::new(EventRecorder::new(client.clone())))
+    } else {
+        pipeline
+    };
+    let pipeline = Arc::new(pipeline);
+    if let Some(interval) = audit.background_scan.interval {
+        crate::audit::background::spawn(
+            client,
+            pipeline.clone(),
+            interval,
+            audit.policy_reports,
+            shutdown.clone(),
+        );
+    }
+    pipeline
 }
 
 /// Cancels `token` on SIGTERM (Kubernetes) or SIGINT (Ctrl-C).

@@ -154,6 +154,14 @@ pub fn kind_label(kind: &str) -> &'static str {
         .map_or(OTHER, WorkloadKind::kind)
 }
 
+/// The registry host of a normalized reference (`host/repo:tag`), `none` when it did not parse.
+pub fn registry_of(normalized: Option<&str>) -> &str {
+    normalized
+        .and_then(|n| n.split('/').next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("none")
+}
+
 /// Label values of an open set: the first `cap` distinct values seen keep their name, later
 /// ones are `other`.
 #[derive(Debug)]

@@ -7,7 +7,7 @@
 //! are built in many places (CLI, server, tests) that would otherwise all change signature.
 //! [`Metrics::new`] still builds a private instance for unit tests.
 
-mod admission;
+mod breakglass;
 mod egress;
 mod labels;
 mod policy;
@@ -24,7 +24,6 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::verdict::VerdictClass;
-pub use admission::{operation_label, registry_of, ReviewRecord};
 pub use labels::*;
 pub use policy::PolicyFailure;
 

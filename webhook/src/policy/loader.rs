@@ -11,8 +11,8 @@ use super::engine::PolicyEngine;
 use super::host::ResolveAccess;
 use super::wasm::{LoadError, WasmPolicy};
 use super::{FailurePolicy, InputScope, Loaded, Policy, RunsOn};
-use crate::config::{Config, Mode};
 use crate::image::{Reference, ReferenceError};
+use crate::mode::Mode;
 
 /// Env var naming the directory of built-in policy components.
 pub const POLICY_DIR_ENV: &str = "LANDED_POLICY_DIR";
@@ -125,17 +125,17 @@ pub fn default_entries() -> Vec<PolicyConfig> {
 }
 
 /// The configured entries, or the defaults.
-pub fn entries(config: &Config) -> Vec<PolicyConfig> {
-    config.policies.clone().unwrap_or_else(default_entries)
+pub fn entries(configured: Option<&[PolicyConfig]>) -> Vec<PolicyConfig> {
+    configured.map_or_else(default_entries, <[PolicyConfig]>::to_vec)
 }
 
-/// The directory of built-in components: `policyDir`, then `$LANDED_POLICY_DIR`, then
+/// The directory of built-in components: `configured` (`policyDir`), then `$LANDED_POLICY_DIR`, then
 /// `/usr/lib/landed/policies`, then a dev checkout's `policies/target/components`
 /// (searched upwards from the current directory and the executable, and beside this
 /// crate's source). The first existing one wins; the system path when none exists.
-pub fn policy_dir(config: &Config) -> PathBuf {
-    if let Some(dir) = &config.policy_dir {
-        return dir.clone();
+pub fn policy_dir(configured: Option<&Path>) -> PathBuf {
+    if let Some(dir) = configured {
+        return dir.to_path_buf();
     }
     if let Some(dir) = std::env::var_os(POLICY_DIR_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);

@@ -12,6 +12,7 @@ mod output;
 mod prepared;
 mod reload;
 mod reuse;
+mod section;
 mod store;
 mod wasm;
 
@@ -32,6 +33,7 @@ pub use oci::OciFetcher;
 pub use output::parse_output;
 pub use prepared::PreparedInput;
 pub use reload::{PolicyHost, OCI_RETRY_INTERVAL, RELOAD_INTERVAL};
+pub use section::PoliciesConfig;
 pub use store::{NotLoaded, PolicyStatus, PolicyStore};
 pub use wasm::{LoadError, WasmPolicy};
 

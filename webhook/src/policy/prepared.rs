@@ -264,15 +264,14 @@ mod tests {
     }
 
     #[test]
-    fn lookups_use_the_pod_templates_credentials() {
+    fn without_a_context_lookups_use_the_namespace_alone() {
         let review = input(serde_json::Value::Null);
         let prepared = PreparedInput::new(&review);
         assert_eq!(
             **prepared.lookup(),
             LookupContext {
                 namespace: Some("shop".into()),
-                pull_secrets: vec!["regcred".into()],
-                service_account: Some("builder".into()),
+                ..LookupContext::default()
             }
         );
         assert_eq!(prepared.images().len(), 1);

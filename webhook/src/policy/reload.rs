@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 use super::engine::{EngineError, PolicyEngine};
 use super::host::ResolveAccess;
 use super::loader::{self, FetchPolicy, PolicyConfig, PolicyLoader, Source};
+use super::section::PoliciesConfig;
 use super::wasm::{LoadError, WasmPolicy};
 use super::{NotLoaded, Policy, PolicySet, PolicyStatus, PolicyStore};
-use crate::config::Config;
 
 /// How often policy files are checked for changes.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
@@ -88,21 +88,23 @@ impl PolicyHost {
     /// `config_path` anchors relative `path:` entries; `resolve` serves `resolve-image`;
     /// `fetcher` pulls `oci:` sources.
     pub async fn from_config(
-        config: &Config,
+        config: impl Into<PoliciesConfig<'_>>,
         config_path: Option<&Path>,
         resolve: Option<ResolveAccess>,
         fetcher: Option<Arc<dyn FetchPolicy>>,
     ) -> Result<Self, EngineError> {
-        let engine = PolicyEngine::new(config.policy_limits.clone())?;
+        let config = config.into();
+        let engine = PolicyEngine::new(config.limits.clone())?;
         let base = config_path.and_then(Path::parent).map(Path::to_path_buf);
-        let mut loader = PolicyLoader::new(engine, loader::policy_dir(config)).with_base_dir(base);
+        let mut loader =
+            PolicyLoader::new(engine, loader::policy_dir(config.dir)).with_base_dir(base);
         if let Some(access) = resolve {
             loader = loader.with_resolver(access);
         }
         if let Some(fetcher) = fetcher {
             loader = loader.with_fetcher(fetcher);
         }
-        Ok(Self::load(loader, loader::entries(config)).await)
+        Ok(Self::load(loader, loader::entries(config.entries)).await)
     }
 
     /// Loads `entries` with `loader`.

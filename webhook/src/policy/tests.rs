@@ -1,8 +1,6 @@
-use std::path::Path;
 use std::time::Duration;
 
 use super::*;
-use crate::config::{Config, Mode};
 
 #[test]
 fn output_must_follow_the_contract() {
@@ -52,28 +50,6 @@ fn deadline_is_whole_epoch_ticks() {
     };
     assert_eq!(tiny.deadline_ticks(), 1);
     assert_eq!(tiny.max_memory_bytes(), 64 << 20);
-}
-
-#[test]
-fn config_lists_policies_with_settings_mode_and_failure_policy() {
-    let yaml = "policies:\n  - name: allowed-registries\n    settings:\n      registries: [gcr.io]\n    mode: warn\n    failurePolicy: Ignore\n  - name: mine\n    path: p.wasm\npolicyDir: /opt/p\npolicyLimits:\n  deadline: 250ms\n  maxMemoryMib: 32\n";
-    let config =
-        Config::from_yaml(yaml, Path::new("landed.yaml")).unwrap_or_else(|e| panic!("{e}"));
-    let entries = config.policies.clone().unwrap_or_default();
-    assert_eq!(
-        entries[0].settings,
-        serde_json::json!({"registries": ["gcr.io"]})
-    );
-    assert_eq!(entries[0].mode, Some(Mode::Warn));
-    assert_eq!(entries[0].failure_policy, Some(FailurePolicy::Ignore));
-    assert_eq!(entries[1].path.as_deref(), Some(Path::new("p.wasm")));
-    assert_eq!(config.policy_limits.deadline, Duration::from_millis(250));
-    assert_eq!(policy_dir(&config), Path::new("/opt/p"));
-    let bad = Config::from_yaml(
-        "policies:\n  - name: x\n    pth: a.wasm\n",
-        Path::new("l.yaml"),
-    );
-    assert!(bad.is_err());
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod limits;
 mod resolver;
 mod table;
 
+use std::path::Path;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -13,12 +14,28 @@ use serde::Deserialize;
 
 use crate::image::Reference;
 pub use crate::registry::LookupContext;
+use crate::registry::{EgressConfig, RegistryConfig};
 use crate::verdict::Verdict;
 
 pub use cache::CacheConfig;
 pub use limits::Aimd;
 pub use resolver::Resolver;
 pub use table::TableResolver;
+
+/// The sections of landed.yaml a [`Resolver`] is built from (`Config` converts into it).
+#[derive(Clone, Copy, Debug)]
+pub struct ResolverConfig<'a> {
+    /// Lookup budgets (`resolve:`).
+    pub resolve: &'a ResolveConfig,
+    /// Answer cache lifetimes (`cache:`).
+    pub cache: &'a CacheConfig,
+    /// Per-registry overrides (`registries:`).
+    pub registries: &'a [RegistryConfig],
+    /// Which unlisted registries may be contacted (`egress:`).
+    pub egress: &'a EgressConfig,
+    /// The server's docker config.json (`dockerConfig:`).
+    pub docker_config: Option<&'a Path>,
+}
 
 /// Why a [`Resolver`] cannot be built.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! registry client.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,7 @@ use tokio::time::Instant;
 
 use super::cache::{Caches, LookupKey, Target};
 use super::limits::Limits;
-use super::{LookupContext, Resolve, ResolveConfig, ResolveError};
-use crate::config::Config;
+use super::{LookupContext, Resolve, ResolveConfig, ResolveError, ResolverConfig};
 use crate::image::Reference;
 use crate::metrics::CacheResult;
 use crate::registry::auth::Authenticator;
@@ -43,31 +43,34 @@ struct Inner {
 impl Resolver {
     /// A resolver for references from reviews: `config`'s registries, budgets and caches,
     /// under the egress rule.
-    pub fn new(config: &Config) -> Result<Self, ResolveError> {
-        Self::build(config, Origin::Review, &[])
+    pub fn new<'a>(config: impl Into<ResolverConfig<'a>>) -> Result<Self, ResolveError> {
+        Self::build(config.into(), Origin::Review, &[])
     }
 
     /// A resolver for references the operator names (`landed check`): any registry is
     /// contacted unless `egress.denyUnlisted` says otherwise.
-    pub fn for_operator(config: &Config) -> Result<Self, ResolveError> {
-        Self::build(config, Origin::Operator, &[])
+    pub fn for_operator<'a>(config: impl Into<ResolverConfig<'a>>) -> Result<Self, ResolveError> {
+        Self::build(config.into(), Origin::Operator, &[])
     }
 
     /// A resolver for references of `origin`; `also_listed` are registry hosts the config
     /// names elsewhere (`oci:` policy sources), listed like `registries:` entries.
     pub fn build(
-        config: &Config,
+        config: ResolverConfig<'_>,
         origin: Origin,
         also_listed: &[String],
     ) -> Result<Self, ResolveError> {
-        let rc = &config.resolve;
+        let rc = config.resolve;
         rc.validate().map_err(ResolveError::Invalid)?;
         let timeouts = Timeouts {
             connect: rc.connect_timeout,
             request: rc.request_timeout,
         };
-        let auth = Authenticator::new(config.docker_config.clone(), rc.request_timeout);
-        let mut registries = config.registries.clone();
+        let auth = Authenticator::new(
+            config.docker_config.map(Path::to_path_buf),
+            rc.request_timeout,
+        );
+        let mut registries = config.registries.to_vec();
         for host in also_listed {
             let known = registries
                 .iter()
@@ -79,12 +82,12 @@ impl Resolver {
                 });
             }
         }
-        let egress = Egress::new(&config.egress, origin).map_err(ResolveError::Invalid)?;
+        let egress = Egress::new(config.egress, origin).map_err(ResolveError::Invalid)?;
         let client = RegistryClient::new(&registries, timeouts, egress, rc.max_hosts, auth)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
-                caches: Caches::new(&config.cache),
+                caches: Caches::new(config.cache),
                 limits: Limits::new(
                     rc.max_concurrent_per_registry,
                     rc.gar_project_concurrency,

@@ -85,9 +85,6 @@ pub async fn serve(
         options.reload_interval,
         shutdown.clone(),
     ));
-    if let Some(interval) = pipeline.config().audit.background_scan.interval {
-        crate::audit::background::spawn(pipeline.clone(), interval, shutdown.clone());
-    }
     let limits = options.limits;
     let app = router(AppState {
         pipeline,

@@ -79,7 +79,8 @@ async fn review(state: &AppState, body: &[u8], endpoint: Route) -> Response {
 /// scrape time, so the gauge is never older than the scrape.
 async fn metrics(State(state): State<AppState>) -> Response {
     let metrics = crate::metrics::global();
-    metrics.set_policy_status(&state.pipeline.policies().status());
+    let status = state.pipeline.policies().status();
+    metrics.set_policy_status(status.iter().map(|s| (s.name.as_str(), s.loaded)));
     let body = metrics.encode();
     let content_type = [(
         axum::http::header::CONTENT_TYPE,

@@ -5,7 +5,7 @@ pub mod hostile;
 
 use std::path::PathBuf;
 
-use landed::config::{Config, Mode, OnUndetermined};
+use landed::config::{Mode, OnUndetermined};
 use landed::policy::{
     builtin_file, policy_dir, ContainerType, ImageInput, PolicyContext, PolicyEngine, PolicyInput,
     PolicyLimits, RequestInfo,
@@ -14,7 +14,7 @@ use landed::verdict::VerdictClass;
 
 /// The built-in component `name`, or a panic telling how to build it.
 pub fn builtin(name: &str) -> PathBuf {
-    let dir = policy_dir(&Config::default());
+    let dir = policy_dir(None);
     let file = builtin_file(&dir, name);
     assert!(
         file.is_file(),

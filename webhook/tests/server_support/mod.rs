@@ -67,7 +67,7 @@ pub async fn start_with(
         .expect("write certs");
     let mut config = Config::default();
     config.resolve.deadline = Duration::from_secs(3);
-    let pipeline = Arc::new(Pipeline::new(Arc::new(config), resolver, store));
+    let pipeline = Arc::new(Pipeline::new(config.review_settings(None), resolver, store));
     let options = ServeOptions {
         listen: "127.0.0.1:0".parse().expect("addr"),
         tls: TlsFiles {

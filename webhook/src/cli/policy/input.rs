@@ -1,6 +1,7 @@
 //! Reading a policy input for the author kit: a PolicyInput JSON as is, or an
-//! AdmissionReview JSON turned into one (images found in the pod spec, verdicts given on
-//! the command line or in the case file, `landed` otherwise — no registry is asked).
+//! AdmissionReview JSON turned into one by the webhook's own decoder (images found in the pod
+//! spec, verdicts given on the command line or in the case file, `landed` otherwise — no
+//! registry is asked).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,12 +9,14 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde_json::Value;
 
+use crate::admission::extract::{self, FoundImage};
+use crate::admission::{self, review};
 use crate::image::Reference;
 use crate::mode::{Mode, OnUndetermined};
-use crate::policy::{
-    ContainerType, ImageInput, ObjectText, PolicyContext, PolicyInput, RequestInfo,
-};
+use crate::policy::{ImageInput, PolicyContext, PolicyInput};
+use crate::resolve::LookupContext;
 use crate::verdict::VerdictClass;
+use crate::workload::WorkloadKind;
 
 /// How to fill what an AdmissionReview does not say.
 #[derive(Clone, Debug, Default)]
@@ -62,10 +65,26 @@ fn verdict(spec: Option<&String>) -> anyhow::Result<(VerdictClass, Option<String
 
 /// The input a policy sees for `value` (PolicyInput or AdmissionReview).
 pub fn policy_input(value: Value, options: &InputOptions) -> anyhow::Result<PolicyInput> {
-    let mut input = if value["request"]["kind"].is_string() {
-        serde_json::from_value::<PolicyInput>(value).context("not a valid PolicyInput")?
+    Ok(review_input(value, options)?.0)
+}
+
+/// The input a policy sees for `value`, and who its `resolve-image` calls look up as: for
+/// an AdmissionReview, the pod spec's namespace, pull secrets and service account, found
+/// by the webhook's own decoder; for a PolicyInput, its namespace.
+pub fn review_input(
+    value: Value,
+    options: &InputOptions,
+) -> anyhow::Result<(PolicyInput, LookupContext)> {
+    let (mut input, lookup) = if value["request"]["kind"].is_string() {
+        let input =
+            serde_json::from_value::<PolicyInput>(value).context("not a valid PolicyInput")?;
+        let lookup = LookupContext {
+            namespace: input.request.namespace.clone(),
+            ..LookupContext::default()
+        };
+        (input, lookup)
     } else if value["request"]["kind"].is_object() {
-        from_review(&value["request"], options)?
+        from_review(value, options)?
     } else {
         anyhow::bail!("expected an AdmissionReview or a PolicyInput JSON (no request.kind)");
     };
@@ -78,85 +97,88 @@ pub fn policy_input(value: Value, options: &InputOptions) -> anyhow::Result<Poli
     if let Some(on) = options.on_undetermined {
         input.context.on_undetermined = on;
     }
-    Ok(input)
+    Ok((input, lookup))
 }
 
-fn from_review(request: &Value, options: &InputOptions) -> anyhow::Result<PolicyInput> {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let object = request["object"].clone();
-    Ok(PolicyInput {
-        images: images(&object, options)?,
-        request: RequestInfo {
-            uid: text(&request["uid"]),
-            group: text(&request["kind"]["group"]),
-            kind: text(&request["kind"]["kind"]),
-            sub_resource: request["subResource"].as_str().map(str::to_owned),
-            operation: text(&request["operation"]),
-            namespace: request["namespace"].as_str().map(str::to_owned),
-            name: text(&request["name"]),
-            user_info: serde_json::from_value(request["userInfo"].clone()).unwrap_or_default(),
-            dry_run: request["dryRun"].as_bool().unwrap_or(false),
-            object: ObjectText::from_value(&object),
-        },
+/// An AdmissionReview through the webhook's path: decode, kind, pod spec, images, lookup.
+fn from_review(
+    mut value: Value,
+    options: &InputOptions,
+) -> anyhow::Result<(PolicyInput, LookupContext)> {
+    // A hand-written review may leave out the envelope's type fields; the API server's never does.
+    if let Some(envelope) = value.as_object_mut() {
+        envelope
+            .entry("apiVersion")
+            .or_insert_with(|| review::API_VERSION.into());
+        envelope
+            .entry("kind")
+            .or_insert_with(|| review::KIND.into());
+    }
+    let body = serde_json::to_vec(&value).context("cannot encode the review")?;
+    let req = admission::decode(&body)?;
+    let found = match (WorkloadKind::from_gvk(&req.kind), &req.object) {
+        (Some(kind), Some(object)) => {
+            extract::pod_images(kind, req.namespace.as_deref(), object.json())?
+        }
+        _ => None,
+    };
+    let (found, lookup) = match found {
+        Some(found) => (found.images, found.lookup),
+        None => (
+            Vec::new(),
+            LookupContext {
+                namespace: req.namespace.clone(),
+                ..LookupContext::default()
+            },
+        ),
+    };
+    let input = PolicyInput {
+        images: images(found, options)?,
+        request: admission::request_info(&req),
         settings: Value::Null,
         context: PolicyContext {
             mode: Mode::Enforce,
             on_undetermined: OnUndetermined::Allow,
             mutating: false,
         },
-    })
+    };
+    Ok((input, lookup))
 }
 
-fn images(object: &Value, options: &InputOptions) -> anyhow::Result<Vec<ImageInput>> {
-    let (prefix, spec) = [
-        ("spec", &object["spec"]),
-        ("spec.template.spec", &object["spec"]["template"]["spec"]),
-        (
-            "spec.jobTemplate.spec.template.spec",
-            &object["spec"]["jobTemplate"]["spec"]["template"]["spec"],
-        ),
-    ]
-    .into_iter()
-    .find(|(_, s)| s["containers"].is_array())
-    .unwrap_or(("spec", &Value::Null));
-    let mut found = Vec::new();
-    for (list, container_type) in [
-        ("initContainers", ContainerType::InitContainer),
-        ("containers", ContainerType::Container),
-        ("ephemeralContainers", ContainerType::EphemeralContainer),
-    ] {
-        for (i, c) in spec[list].as_array().into_iter().flatten().enumerate() {
-            let reference = c["image"].as_str().unwrap_or_default().to_owned();
-            let parsed = Reference::parse(&reference);
-            let normalized = parsed.as_ref().ok().map(ToString::to_string);
-            let given = options
-                .verdicts
-                .get(&reference)
-                .or_else(|| normalized.as_ref().and_then(|n| options.verdicts.get(n)));
-            let (verdict, digest, detail) = match (&parsed, given) {
-                (Err(e), None) => (VerdictClass::InvalidReference, None, e.to_string()),
-                _ => verdict(given)?,
-            };
-            found.push(ImageInput {
-                path: format!("{prefix}.{list}[{i}].image"),
-                container: c["name"].as_str().unwrap_or_default().to_owned(),
-                container_type,
-                reference,
-                normalized,
-                digest: digest.filter(|_| verdict == VerdictClass::Landed),
-                verdict,
-                detail,
-                stale: false,
-            });
-        }
+/// Each image with the verdict given for it (as written or normalized), `landed` otherwise.
+fn images(found: Vec<FoundImage>, options: &InputOptions) -> anyhow::Result<Vec<ImageInput>> {
+    let mut images = Vec::with_capacity(found.len());
+    for image in found {
+        let parsed = Reference::parse(&image.image);
+        let normalized = parsed.as_ref().ok().map(ToString::to_string);
+        let given = options
+            .verdicts
+            .get(&image.image)
+            .or_else(|| normalized.as_ref().and_then(|n| options.verdicts.get(n)));
+        let (verdict, digest, detail) = match (&parsed, given) {
+            (Err(e), None) => (VerdictClass::InvalidReference, None, e.to_string()),
+            _ => verdict(given)?,
+        };
+        images.push(ImageInput {
+            path: image.path,
+            container: image.container,
+            container_type: image.container_type,
+            reference: image.image,
+            normalized,
+            digest: digest.filter(|_| verdict == VerdictClass::Landed),
+            verdict,
+            detail,
+            stale: false,
+        });
     }
-    Ok(found)
+    Ok(images)
 }
 
 /// A Pod with three landed images, for `landed policy bench` without `--request`.
 pub fn sample() -> PolicyInput {
     let review = serde_json::json!({"request": {
         "uid": "bench", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
         "operation": "CREATE", "namespace": "default", "name": "bench",
         "userInfo": {"username": "bench"},
         "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench"},

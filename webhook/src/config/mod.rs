@@ -5,27 +5,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::admission::ReviewSettings;
 pub use crate::admission::{BreakglassConfig, BREAKGLASS_ANNOTATION};
 use crate::audit::AuditConfig;
-pub use crate::mode::{Mode, OnUndetermined};
-use crate::policy::{PolicyConfig, PolicyLimits};
+pub use crate::mode::{Mode, NamespaceConfig, OnUndetermined};
+use crate::policy::{PoliciesConfig, PolicyConfig, PolicyLimits};
 use crate::registry::{EgressConfig, RegistryConfig};
-use crate::resolve::{CacheConfig, ResolveConfig};
+use crate::resolve::{CacheConfig, ResolveConfig, ResolverConfig};
 pub use crate::server::ServerConfig;
 
 /// Namespaces never reviewed unless the config says otherwise.
 pub const DEFAULT_EXCLUDED_NAMESPACES: [&str; 3] =
     ["kube-system", "kube-public", "kube-node-lease"];
-
-/// Overrides for one namespace (`namespaces.<name>` in landed.yaml).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NamespaceConfig {
-    /// Mode for this namespace.
-    pub mode: Option<Mode>,
-    /// Undetermined handling for this namespace.
-    pub on_undetermined: Option<OnUndetermined>,
-}
 
 /// The whole of landed.yaml.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -154,8 +145,11 @@ impl Config {
         Ok(config)
     }
 
+    /// Every section's own checks, then the budgets that span sections.
     fn validate(&self) -> Result<(), String> {
         self.server.validate()?;
+        self.resolve.validate()?;
+        self.policy_limits.validate()?;
         let timeout = self.server.webhook_timeout;
         if self.resolve.deadline.is_zero() || self.resolve.deadline >= timeout {
             return Err(format!(
@@ -191,173 +185,43 @@ impl Config {
         }
     }
 
-    /// Mode and undetermined handling for a namespace (cluster-scoped objects use the globals).
-    pub fn effective(&self, namespace: Option<&str>) -> (Mode, OnUndetermined) {
-        let over = namespace.and_then(|ns| self.namespaces.get(ns));
-        (
-            over.and_then(|o| o.mode).unwrap_or(self.mode),
-            over.and_then(|o| o.on_undetermined)
-                .unwrap_or(self.on_undetermined),
-        )
+    /// What the admission pipeline reviews with; `own_namespace` is the webhook's own
+    /// (`POD_NAMESPACE`), never reviewed.
+    pub fn review_settings(&self, own_namespace: Option<String>) -> ReviewSettings {
+        ReviewSettings {
+            mode: self.mode,
+            on_undetermined: self.on_undetermined,
+            namespaces: self.namespaces.clone(),
+            excluded_namespaces: self.excluded_namespaces.clone(),
+            own_namespace: own_namespace.filter(|ns| !ns.is_empty()),
+            breakglass: self.breakglass.clone(),
+            check_unchanged_images: self.check_unchanged_images,
+            lookup_deadline: self.resolve.deadline,
+        }
     }
+}
 
-    /// Whether reviews in this namespace are skipped without work.
-    pub fn is_excluded(&self, namespace: Option<&str>, own_namespace: Option<&str>) -> bool {
-        match namespace {
-            Some(ns) => {
-                own_namespace == Some(ns) || self.excluded_namespaces.iter().any(|e| e == ns)
-            }
-            None => false,
+impl<'a> From<&'a Config> for ResolverConfig<'a> {
+    fn from(config: &'a Config) -> Self {
+        Self {
+            resolve: &config.resolve,
+            cache: &config.cache,
+            registries: &config.registries,
+            egress: &config.egress,
+            docker_config: config.docker_config.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a Config> for PoliciesConfig<'a> {
+    fn from(config: &'a Config) -> Self {
+        Self {
+            entries: config.policies.as_deref(),
+            dir: config.policy_dir.as_deref(),
+            limits: &config.policy_limits,
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::from_yaml(text, Path::new("landed.yaml"))
-    }
-
-    #[test]
-    fn empty_file_is_the_default_config() {
-        assert_eq!(parse("# nothing\n").expect("empty"), Config::default());
-        assert_eq!(parse("").expect("empty"), Config::default());
-    }
-
-    #[test]
-    fn unknown_field_is_refused_with_its_line() {
-        let err = parse("mode: warn\nserver:\n  listen: 127.0.0.1:9443\n  tlsCert: /x\n")
-            .expect_err("unknown field");
-        let text = err.to_string();
-        assert!(text.contains("tlsCert"), "{text}");
-        assert!(text.contains("line 4"), "{text}");
-    }
-
-    #[test]
-    fn misspelled_enum_value_is_refused() {
-        let err = parse("mode: enforcing\n").expect_err("bad mode");
-        assert!(err.to_string().contains("enforcing"), "{err}");
-    }
-
-    #[test]
-    fn deadline_must_stay_below_the_webhook_timeout() {
-        let err = parse("resolve:\n  deadline: 10s\nserver:\n  webhookTimeout: 5s\n")
-            .expect_err("deadline too long");
-        assert!(err.to_string().contains("resolve.deadline"), "{err}");
-        parse("resolve:\n  deadline: 2s\nserver:\n  webhookTimeout: 5s\n").expect("valid budgets");
-    }
-
-    #[test]
-    fn breakglass_skips_must_name_configured_policies() {
-        let err = parse("breakglass:\n  skips: [require-landd]\n").expect_err("typo");
-        let text = err.to_string();
-        assert!(
-            text.contains("breakglass.skips") && text.contains("require-landd"),
-            "{text}"
-        );
-        let config = parse(
-            "breakglass:\n  groups: [oncall@example.com]\n  skips: [require-landed, custom]\npolicies:\n  - name: require-landed\n  - name: custom\n    path: custom.wasm\n",
-        )
-        .expect("valid");
-        assert_eq!(config.breakglass.groups, ["oncall@example.com"]);
-        assert!(config.breakglass.skips("custom"));
-        // The default skip names a built-in this config does not run: nothing to skip, no error.
-        parse("policies:\n  - name: no-latest-tag\n").expect("default skips");
-    }
-
-    #[test]
-    fn namespace_overrides_win_over_globals() {
-        let config = parse(
-            "mode: enforce\nonUndetermined: allow\nnamespaces:\n  staging: {mode: audit}\n  pay: {onUndetermined: deny}\n",
-        )
-        .expect("valid");
-        assert_eq!(
-            config.effective(Some("staging")),
-            (Mode::Audit, OnUndetermined::Allow)
-        );
-        assert_eq!(
-            config.effective(Some("pay")),
-            (Mode::Enforce, OnUndetermined::Deny)
-        );
-        assert_eq!(
-            config.effective(None),
-            (Mode::Enforce, OnUndetermined::Allow)
-        );
-    }
-
-    #[test]
-    fn excluded_namespaces_include_the_defaults_and_our_own() {
-        let config = Config::default();
-        assert!(config.is_excluded(Some("kube-system"), None));
-        assert!(config.is_excluded(Some("landed"), Some("landed")));
-        assert!(!config.is_excluded(Some("shop"), Some("landed")));
-        assert!(!config.is_excluded(None, Some("landed")));
-    }
-
-    #[test]
-    fn yaml_fields() {
-        let yaml = r#"
-registries:
-  - host: us-docker.pkg.dev
-    endpoint: http://127.0.0.1:5000
-    insecureHttp: true
-    auth: gcp
-  - host: reg.example
-    caFile: /etc/ca.pem
-    auth: none
-dockerConfig: /etc/docker/config.json
-resolve:
-  deadline: 2s
-  requestTimeout: 1500ms
-  deepCheck: true
-cache:
-  tagTtl: 1m
-  absentTtl: 5s
-"#;
-        let config = Config::from_yaml(yaml, Path::new("t.yaml")).expect("parse");
-        assert_eq!(
-            config.registries[0].auth_mode(),
-            crate::registry::AuthMode::Gcp
-        );
-        assert_eq!(
-            config.registries[1].auth_mode(),
-            crate::registry::AuthMode::None
-        );
-        assert!(config.resolve.deep_check);
-        assert_eq!(config.cache.tag_ttl, std::time::Duration::from_secs(60));
-        assert_eq!(
-            config.cache.digest_ttl,
-            std::time::Duration::from_secs(3600)
-        );
-        assert!(config.resolve.validate().is_ok());
-        let bad = crate::resolve::ResolveConfig {
-            request_timeout: std::time::Duration::from_secs(5),
-            ..Default::default()
-        };
-        assert!(
-            bad.validate().is_err(),
-            "request timeout above the deadline"
-        );
-    }
-
-    #[test]
-    fn a_google_host_with_an_endpoint_must_say_where_its_token_goes() {
-        let yaml =
-            "registries:\n  - host: us-docker.pkg.dev\n    endpoint: https://mirror.example\n";
-        let err = Config::from_yaml(yaml, Path::new("l.yaml"))
-            .expect_err("implicit gcp auth towards another endpoint");
-        let text = err.to_string();
-        assert!(
-            text.contains("registries[0]") && text.contains("auth:"),
-            "{text}"
-        );
-        for auth in ["gcp", "none", "dockerConfig"] {
-            let yaml = format!("{yaml}    auth: {auth}\n");
-            Config::from_yaml(&yaml, Path::new("l.yaml")).expect("explicit auth");
-        }
-        let plain = "registries:\n  - host: reg.example\n    endpoint: https://127.0.0.1:5000\n";
-        Config::from_yaml(plain, Path::new("l.yaml")).expect("not a Google host");
-    }
-}
+mod tests;
