@@ -2,7 +2,7 @@
 
 use super::digest::DigestAlgorithm;
 
-/// Longest accepted repository name (registry + `/` + path), as in distribution/reference.
+/// Longest accepted repository path (without the registry domain), as in distribution/reference.
 pub const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
 /// Longest accepted tag.
@@ -78,10 +78,10 @@ pub enum ReferenceError {
         component: String,
     },
 
-    /// The full name (registry + `/` + path) is longer than 255 characters.
+    /// The repository path (without the registry domain) is longer than 255 characters.
     #[error("repository name must not be more than 255 characters: {name:?} has {length}")]
     NameTooLong {
-        /// The normalized name.
+        /// The repository path.
         name: String,
         /// Its length in bytes.
         length: usize,

@@ -86,10 +86,12 @@ impl Reference {
         } else {
             path.to_owned()
         };
-        let length = split.domain.len() + 1 + repository.len();
+        // distribution/reference counts the path alone (with `library/` for an official
+        // image), not the registry domain.
+        let length = repository.len();
         if length > NAME_TOTAL_LENGTH_MAX {
             return Err(ReferenceError::NameTooLong {
-                name: format!("{}/{repository}", split.domain),
+                name: repository,
                 length,
             });
         }

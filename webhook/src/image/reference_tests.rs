@@ -110,18 +110,18 @@ fn display_round_trips_and_serde_uses_strings() {
 
 #[test]
 fn name_length_limit() {
-    // "example.com/" is 12 characters.
-    let ok = format!("example.com/{}", "a".repeat(243));
-    assert_eq!(parse(&ok).name().len(), 255);
-    let long = format!("example.com/{}", "a".repeat(244));
+    // The limit counts the path, as distribution/reference does: the domain adds nothing.
+    let ok = format!("example.com/{}", "a".repeat(255));
+    assert_eq!(parse(&ok).repository().len(), 255);
+    let long = format!("example.com/{}", "a".repeat(256));
     assert!(matches!(
         Reference::parse(&long),
         Err(ReferenceError::NameTooLong { length: 256, .. })
     ));
-    // The limit applies to the normalized name: "docker.io/library/" is 18 characters.
-    assert!(Reference::parse(&"a".repeat(237)).is_ok());
+    // An official image's path is "library/" + name (8 characters).
+    assert!(Reference::parse(&"a".repeat(247)).is_ok());
     assert!(matches!(
-        Reference::parse(&"a".repeat(238)),
+        Reference::parse(&"a".repeat(248)),
         Err(ReferenceError::NameTooLong { length: 256, .. })
     ));
 }
