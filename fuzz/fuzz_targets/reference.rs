@@ -34,8 +34,8 @@ fn check_reference(reference: &Reference) {
         "{printed:?}: normalization leaves a tag or a digest"
     );
     assert!(
-        reference.name().len() <= NAME_TOTAL_LENGTH_MAX,
-        "{printed:?}"
+        reference.repository().len() <= NAME_TOTAL_LENGTH_MAX,
+        "{printed:?}: the path is at most 255 characters"
     );
     let untagged = reference.without_digest();
     assert_eq!(
