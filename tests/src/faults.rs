@@ -58,7 +58,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    /// Every kind, in the order the README lists them.
+    /// Every kind, in the order docs/reliability.md lists them.
     pub const ALL: [FaultKind; 13] = [
         Self::RegistryDown,
         Self::Slow,

@@ -1,6 +1,6 @@
 //! The outages `check_outages` covers (nothing listening, stalled, 429 storm, 5xx), under the
 //! fault tests' short budgets: the same verdicts, each answered inside the 1 s deadline, with
-//! the figures printed for the README.
+//! the figures printed for docs/reliability.md.
 
 use landed_e2e::faults::FaultKind;
 use landed_e2e::faults_check::check_fault;

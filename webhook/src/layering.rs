@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 /// Bottom to top; a module may use modules of lower layers only.
 const LAYERS: &[&[&str]] = &[
     // Vocabulary every step shares.
-    &["mode", "workload", "verdict", "image"],
+    &["mode", "workload", "image"],
+    &["verdict"],
     // Observers that take plain values.
     &["metrics"],
     // The data path, from the registry up to the review.

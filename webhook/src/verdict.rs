@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::image::Digest;
+
 /// The closed set of answers a lookup can give; spellings are part of the CLI, metrics and
 /// policy contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,7 +100,7 @@ pub struct Verdict {
     pub class: VerdictClass,
     /// The manifest digest the reference resolves to, when known.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// Evidence safe to show whoever sent the review: the registry's status and error code,
     /// or why landed did not ask (never transport detail or registry free text).
     pub detail: String,
@@ -137,8 +139,7 @@ impl Verdict {
     }
 
     /// A `landed` verdict with its digest.
-    pub fn landed(digest: impl Into<String>) -> Self {
-        let digest = digest.into();
+    pub fn landed(digest: Digest) -> Self {
         Self {
             class: VerdictClass::Landed,
             detail: format!("manifest {digest} exists"),

@@ -91,7 +91,7 @@ fn table(absent: &[&str]) -> TableResolver {
         "registry.example.com/tools/debug:1",
     ] {
         if !absent.contains(&image) {
-            table = table.with(image, Verdict::landed(DIGEST));
+            table = table.with(image, Verdict::landed(DIGEST.parse().expect("digest")));
         }
     }
     table
@@ -451,7 +451,7 @@ async fn audit_mode_still_warns_about_images_it_could_not_verify() {
             APP,
             Verdict::new(VerdictClass::Unavailable, "registry timed out"),
         )
-        .with(MIGRATE, Verdict::landed(DIGEST));
+        .with(MIGRATE, Verdict::landed(DIGEST.parse().expect("digest")));
     let store = Arc::new(PolicyStore::new(PolicySet {
         policies: vec![
             loaded(DenyUnlanded("deny-unlanded"), FailurePolicy::Fail),

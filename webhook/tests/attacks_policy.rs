@@ -60,7 +60,11 @@ impl Resolve for SlowRegistry {
             if slow {
                 tokio::time::sleep(self.delay).await;
             }
-            Verdict::landed(format!("sha256:{}", "1".repeat(64)))
+            Verdict::landed(
+                format!("sha256:{}", "1".repeat(64))
+                    .parse()
+                    .expect("digest"),
+            )
         })
     }
 }

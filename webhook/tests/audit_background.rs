@@ -63,8 +63,10 @@ async fn gauges_and_reports_follow_the_cluster() {
     deployment(&kube, "shop", "web", "registry.example.com/team/app:1.0", 2);
 
     let config = Config::default();
-    let resolver =
-        TableResolver::new().with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST));
+    let resolver = TableResolver::new().with(
+        "registry.example.com/team/app:1.0",
+        Verdict::landed(DIGEST.parse().expect("digest")),
+    );
     let policies = PolicyStore::new(PolicySet {
         policies: vec![Loaded::new(
             DenyUnlanded("require-landed"),

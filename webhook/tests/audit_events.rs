@@ -47,10 +47,13 @@ async fn audit_denials_become_events_but_not_on_dry_run_or_enforce() {
         },
     );
     let resolver = TableResolver::new()
-        .with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST))
+        .with(
+            "registry.example.com/team/app:1.0",
+            Verdict::landed(DIGEST.parse().expect("digest")),
+        )
         .with(
             "registry.example.com/team/sidecar:2.1",
-            Verdict::landed(DIGEST),
+            Verdict::landed(DIGEST.parse().expect("digest")),
         );
     let policies = PolicyStore::new(PolicySet {
         policies: vec![Loaded::new(

@@ -79,10 +79,13 @@ async fn registry_token_cache_and_policy_families() {
         policies: vec![Loaded::new(wasm, FailurePolicy::Fail)],
     });
     let table = TableResolver::new()
-        .with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST))
+        .with(
+            "registry.example.com/team/app:1.0",
+            Verdict::landed(DIGEST.parse().expect("digest")),
+        )
         .with(
             "registry.example.com/team/sidecar:2.1",
-            Verdict::landed(DIGEST),
+            Verdict::landed(DIGEST.parse().expect("digest")),
         )
         .with(
             "registry.example.com/team/migrate:1.0",

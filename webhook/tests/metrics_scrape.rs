@@ -67,10 +67,13 @@ async fn metrics_after_a_run_of_reviews() {
     );
     // migrate:1.0 never landed; the invalid-image review's reference does not parse.
     let resolver = TableResolver::new()
-        .with("registry.example.com/team/app:1.0", Verdict::landed(DIGEST))
+        .with(
+            "registry.example.com/team/app:1.0",
+            Verdict::landed(DIGEST.parse().expect("digest")),
+        )
         .with(
             "registry.example.com/team/sidecar:2.1",
-            Verdict::landed(DIGEST),
+            Verdict::landed(DIGEST.parse().expect("digest")),
         );
     let policies = PolicyStore::new(PolicySet {
         policies: vec![Loaded::new(

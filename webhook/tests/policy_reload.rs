@@ -254,7 +254,8 @@ async fn a_review_meeting_a_policy_that_never_loaded_follows_its_failure_policy(
     let policies = "  - name: gate\n    path: gate.wasm\n  - name: advisory\n    path: advisory.wasm\n    failurePolicy: Ignore\n";
     let (config, host) = host_from(dir.path(), policies).await;
     let image = "registry.example.com/team/app:1.0";
-    let resolver = TableResolver::new().with(image, Verdict::landed(DIGEST));
+    let resolver =
+        TableResolver::new().with(image, Verdict::landed(DIGEST.parse().expect("digest")));
     let pipeline = Pipeline::new(
         config.review_settings(None),
         Arc::new(resolver),

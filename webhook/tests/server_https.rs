@@ -27,7 +27,9 @@ impl Resolve for Slow {
         Box::pin(async move {
             tokio::time::sleep(self.0).await;
             Verdict::landed(
-                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+                    .parse()
+                    .expect("digest"),
             )
         })
     }

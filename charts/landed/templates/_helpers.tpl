@@ -77,7 +77,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "landed.clientCaDir" -}}/etc/landed-client-ca{{- end -}}
 
 {{/*
-The kinds the server reviews, by API group: webhook/src/admission/kinds.rs WorkloadKind::ALL
+The kinds the server reviews, by API group: webhook/src/workload.rs WorkloadKind::ALL
 with their subresources (`landed kinds` prints the same; the chart test compares the two).
 */}}
 {{- define "landed.kinds" -}}

@@ -263,7 +263,7 @@ impl Pipeline {
                     reference: image.image,
                     normalized,
                     verdict: verdict.class,
-                    digest: verdict.digest,
+                    digest: verdict.digest.map(|d| d.to_string()),
                     detail: verdict.detail,
                     stale: verdict.stale,
                 }

@@ -52,7 +52,7 @@ pub struct CheckRow {
     /// The verdict class.
     pub verdict: VerdictClass,
     /// The manifest digest, when known.
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
     /// Evidence.
     pub detail: String,
 }
@@ -113,11 +113,10 @@ fn expect(verdict: Verdict, expected: Option<&Digest>) -> Verdict {
     let Some(expected) = expected else {
         return verdict;
     };
-    let want = expected.to_string();
     match &verdict.digest {
-        Some(got) if verdict.class == VerdictClass::Landed && *got != want => Verdict {
+        Some(got) if verdict.class == VerdictClass::Landed && got != expected => Verdict {
             class: VerdictClass::DigestMismatch,
-            detail: format!("expected {want}, the registry has {got}"),
+            detail: format!("expected {expected}, the registry has {got}"),
             cause: None,
             ..verdict
         },
@@ -148,7 +147,9 @@ pub fn table(rows: &[CheckRow]) -> String {
             [
                 r.normalized.clone().unwrap_or_else(|| r.reference.clone()),
                 r.verdict.to_string(),
-                r.digest.clone().unwrap_or_else(|| "-".into()),
+                r.digest
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), ToString::to_string),
                 r.detail.clone(),
             ]
         })
@@ -182,6 +183,7 @@ pub fn table(rows: &[CheckRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::DigestAlgorithm;
 
     fn r(verdict: VerdictClass) -> CheckRow {
         CheckRow {
@@ -207,7 +209,7 @@ mod tests {
     fn table_is_aligned_and_json_has_the_contract_fields() {
         let rows = vec![
             CheckRow {
-                digest: Some("sha256:abc".into()),
+                digest: Some(Digest::compute(DigestAlgorithm::Sha256, b"abc")),
                 ..r(VerdictClass::Landed)
             },
             CheckRow {
@@ -232,10 +234,10 @@ mod tests {
     #[test]
     fn expect_digest_turns_landed_into_mismatch() {
         let want = Digest::parse(&format!("sha256:{}", "a".repeat(64))).expect("digest");
-        let other = format!("sha256:{}", "b".repeat(64));
-        let v = expect(Verdict::landed(other.clone()), Some(&want));
+        let other = Digest::parse(&format!("sha256:{}", "b".repeat(64))).expect("digest");
+        let v = expect(Verdict::landed(other), Some(&want));
         assert_eq!(v.class, VerdictClass::DigestMismatch);
-        let v = expect(Verdict::landed(want.to_string()), Some(&want));
+        let v = expect(Verdict::landed(want.clone()), Some(&want));
         assert_eq!(v.class, VerdictClass::Landed);
         let v = expect(Verdict::new(VerdictClass::Absent, "x"), Some(&want));
         assert_eq!(v.class, VerdictClass::Absent);

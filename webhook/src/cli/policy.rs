@@ -179,7 +179,7 @@ async fn run_one(
         if let Some(normalized) = &image.normalized {
             let verdict = crate::verdict::Verdict {
                 class: image.verdict,
-                digest: image.digest.clone(),
+                digest: image.digest.as_deref().and_then(|d| d.parse().ok()),
                 detail: image.detail.clone(),
                 cause: None,
                 stale: image.stale,

@@ -141,7 +141,7 @@ struct ResolvedJson<'a> {
     normalized: Option<String>,
     verdict: VerdictClass,
     #[serde(skip_serializing_if = "Option::is_none")]
-    digest: Option<String>,
+    digest: Option<crate::image::Digest>,
     detail: String,
     stale: bool,
 }
@@ -172,7 +172,7 @@ fn resolve_image(state: &mut HostState, reference: &str) -> String {
     {
         let verdict = Verdict {
             class: image.verdict,
-            digest: image.digest.clone(),
+            digest: image.digest.as_deref().and_then(|d| d.parse().ok()),
             detail: image.detail.clone(),
             cause: None,
             stale: image.stale,

@@ -20,7 +20,7 @@ use super::wire::{
     basic, content_digest, header, media_type, read_body, retry_after, sensitive, MAX_BODY,
 };
 use super::LookupContext;
-use crate::image::Digest;
+use crate::image::{Digest, DigestAlgorithm};
 
 /// OCI image manifest media type.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -36,7 +36,7 @@ const ACCEPT_ALL: &str = "application/vnd.oci.image.manifest.v1+json, applicatio
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
     /// `sha256:…` of the manifest.
-    pub digest: String,
+    pub digest: Digest,
     /// Its media type, when the registry said.
     pub media_type: Option<String>,
     /// Asked with a namespace's pull secret: the answer is that namespace's to know, not
@@ -151,10 +151,8 @@ impl RegistryClient {
         }
         // Asked by digest, the body is what counts: it must hash to what was asked.
         let digest = match Digest::parse(reference) {
-            Ok(asked) => Digest::compute(asked.algorithm(), &body)
-                .as_str()
-                .to_owned(),
-            Err(_) => digest.unwrap_or_else(|| format!("sha256:{:x}", Sha256::digest(&body))),
+            Ok(asked) => Digest::compute(asked.algorithm(), &body),
+            Err(_) => digest.unwrap_or_else(|| Digest::compute(DigestAlgorithm::Sha256, &body)),
         };
         answers(reference, &digest)?;
         let manifest = Manifest {
@@ -202,70 +200,49 @@ impl RegistryClient {
         path: &str,
         ctx: &LookupContext,
     ) -> Result<Sent, RegistryError> {
-        let url = format!("{}/v2/{repo}/{path}", ep.base);
+        let request = Request {
+            ep,
+            method,
+            url: format!("{}/v2/{repo}/{path}", ep.base),
+            repo,
+            path,
+        };
         let scope = format!("repository:{repo}:pull");
-        let mut auth = match ep.known_challenge() {
+        // A challenge met before on this endpoint is answered up front: no 401 round trip.
+        let auth = match ep.known_challenge() {
             Some(ch) => self.authorization(ep, &ch, &scope, ctx).await?,
             None => None,
         };
-        let mut retried = false;
-        loop {
-            let mut req = ep
-                .http
-                .request(method.clone(), &url)
-                .header(ACCEPT, ACCEPT_ALL);
-            if let Some(a) = &auth {
-                req = req.header(AUTHORIZATION, a.value.clone());
-            }
-            let started = Instant::now();
-            let metrics = crate::metrics::global();
-            let resp = match req.send().await {
-                Ok(resp) => resp,
-                Err(e) => {
-                    let err = transport("registry request", e);
-                    metrics.registry_request(&ep.host, started.elapsed(), Some(err.class()));
-                    return Err(err);
-                }
-            };
-            let last = resp.status() != StatusCode::UNAUTHORIZED || retried;
-            let failed = (last && !resp.status().is_success())
-                .then(|| RegistryError::from_response(resp.status(), b"", None).class());
-            metrics.registry_request(&ep.host, started.elapsed(), failed);
-            tracing::debug!(
-                registry = %ep.host,
-                repository = %repo,
-                path = %path,
-                method = %method,
-                status = resp.status().as_u16(),
-                latency_ms = started.elapsed().as_millis() as u64,
-                "registry request"
-            );
-            let namespaced = auth.as_ref().is_some_and(|a| a.namespaced);
-            if last {
-                return Ok(Sent { resp, namespaced });
-            }
-            retried = true;
-            let values = resp.headers().get_all(WWW_AUTHENTICATE);
-            let Some(ch) = challenge::parse_all(values.iter().filter_map(|v| v.to_str().ok()))
-                .into_iter()
-                .next()
-            else {
-                return Ok(Sent { resp, namespaced });
-            };
-            if let Some(key) = auth.as_ref().and_then(|a| a.token.as_ref()) {
-                // The registry refused a cached token (revoked or expired early).
-                self.tokens.invalidate(key).await;
-            }
-            ep.remember(ch.clone());
-            let scope = match &ch {
-                Challenge::Bearer { scope: Some(s), .. } if !s.is_empty() => s.clone(),
-                _ => scope.clone(),
-            };
-            match self.authorization(ep, &ch, &scope, ctx).await? {
-                Some(a) => auth = Some(a),
-                None => return Ok(Sent { resp, namespaced }),
-            }
+        let namespaced = auth.as_ref().is_some_and(|a| a.namespaced);
+        // A 401 here is not yet an answer: it is counted as a failure only if not retried.
+        let resp = request.exchange(auth.as_ref(), false).await?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(Sent { resp, namespaced });
         }
+        let values = resp.headers().get_all(WWW_AUTHENTICATE);
+        let Some(ch) = challenge::parse_all(values.iter().filter_map(|v| v.to_str().ok()))
+            .into_iter()
+            .next()
+        else {
+            return Ok(Sent { resp, namespaced });
+        };
+        if let Some(key) = auth.as_ref().and_then(|a| a.token.as_ref()) {
+            // The registry refused a cached token (revoked or expired early).
+            self.tokens.invalidate(key).await;
+        }
+        ep.remember(ch.clone());
+        let scope = match &ch {
+            Challenge::Bearer { scope: Some(s), .. } if !s.is_empty() => s.clone(),
+            _ => scope,
+        };
+        let Some(auth) = self.authorization(ep, &ch, &scope, ctx).await? else {
+            return Ok(Sent { resp, namespaced });
+        };
+        let resp = request.exchange(Some(&auth), true).await?;
+        Ok(Sent {
+            resp,
+            namespaced: auth.namespaced,
+        })
     }
 
     /// The Authorization header answering `ch`; `None` when we have nothing to send.
@@ -320,9 +297,9 @@ impl RegistryClient {
 }
 
 /// A lookup by digest must be answered with that digest (a tag's is the registry's to say).
-fn answers(reference: &str, digest: &str) -> Result<(), RegistryError> {
+fn answers(reference: &str, digest: &Digest) -> Result<(), RegistryError> {
     match Digest::parse(reference) {
-        Ok(asked) if asked.as_str() != digest => Err(RegistryError::InvalidResponse(format!(
+        Ok(asked) if asked != *digest => Err(RegistryError::InvalidResponse(format!(
             "asked for manifest {asked}, the registry answered {digest}"
         ))),
         _ => Ok(()),
@@ -337,4 +314,57 @@ struct Authorization {
     token: Option<TokenKey>,
     /// The credential behind it is a namespace's pull secret.
     namespaced: bool,
+}
+
+/// One request to send, perhaps twice (before and after answering a challenge).
+struct Request<'a> {
+    ep: &'a Endpoint,
+    method: Method,
+    url: String,
+    repo: &'a str,
+    path: &'a str,
+}
+
+impl Request<'_> {
+    /// One HTTP exchange, timed, counted and logged. A 401 counts as a failure only when it
+    /// is `final_answer` (no challenge will be answered after it).
+    async fn exchange(
+        &self,
+        auth: Option<&Authorization>,
+        final_answer: bool,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut req = self
+            .ep
+            .http
+            .request(self.method.clone(), &self.url)
+            .header(ACCEPT, ACCEPT_ALL);
+        if let Some(a) = auth {
+            req = req.header(AUTHORIZATION, a.value.clone());
+        }
+        let started = Instant::now();
+        let metrics = crate::metrics::global();
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                let err = transport("registry request", e);
+                metrics.registry_request(&self.ep.host, started.elapsed(), Some(err.class()));
+                return Err(err);
+            }
+        };
+        let status = resp.status();
+        let answered = final_answer || status != StatusCode::UNAUTHORIZED;
+        let failed = (answered && !status.is_success())
+            .then(|| RegistryError::from_response(status, b"", None).class());
+        metrics.registry_request(&self.ep.host, started.elapsed(), failed);
+        tracing::debug!(
+            registry = %self.ep.host,
+            repository = %self.repo,
+            path = %self.path,
+            method = %self.method,
+            status = status.as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "registry request"
+        );
+        Ok(resp)
+    }
 }

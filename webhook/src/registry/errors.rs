@@ -8,6 +8,7 @@ use http::StatusCode;
 use super::egress::Refusal;
 use super::error_body::{error_code, summary};
 pub use super::error_body::{parse_error_body, parse_retry_after, ErrorEntry};
+use crate::image::Digest;
 use crate::verdict::VerdictClass;
 
 /// Why a manifest lookup did not give a manifest. Messages never contain credentials.
@@ -37,9 +38,9 @@ pub enum RegistryError {
     #[error("index {index} references child manifest {child}{platform} that does not exist")]
     ChildMissing {
         /// The index digest.
-        index: String,
+        index: Digest,
         /// The missing child's digest.
-        child: String,
+        child: Digest,
         /// ` (os/arch)` when the index says which platform it is, else empty.
         platform: String,
     },
@@ -122,6 +123,9 @@ pub enum RegistryError {
     /// A 200 answer we cannot use (no digest, bad JSON for a deep check, bad token JSON).
     #[error("invalid response: {0}")]
     InvalidResponse(String),
+    /// The lookup stopped inside landed before it had an answer (a bug, not the registry).
+    #[error("lookup interrupted inside landed: {0}")]
+    Interrupted(String),
     /// Credentials could not be obtained (credential helper, GCP provider).
     #[error("cannot obtain credentials from {source_name}: {message}")]
     Credentials {
@@ -152,6 +156,7 @@ impl RegistryError {
             | Self::UnexpectedStatus { .. }
             | Self::Transport { .. }
             | Self::InvalidResponse(_)
+            | Self::Interrupted(_)
             | Self::Credentials { .. }
             | Self::NotContacted(_) => VerdictClass::Unavailable,
         }

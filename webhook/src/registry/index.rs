@@ -8,7 +8,7 @@ use crate::image::Digest;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Child {
     /// Its digest.
-    pub digest: String,
+    pub digest: Digest,
     /// ` (os/arch[/variant])`, or empty when the index does not say.
     pub platform: String,
 }
@@ -54,10 +54,7 @@ pub fn children(body: &[u8]) -> Result<Vec<Child>, serde_json::Error> {
                     format!(" ({})", words.join("/"))
                 })
                 .unwrap_or_default();
-            Ok(Child {
-                digest: digest.as_str().to_owned(),
-                platform,
-            })
+            Ok(Child { digest, platform })
         })
         .collect()
 }
@@ -84,7 +81,10 @@ mod tests {
             .replace("sha256:BB", &format!("sha256:{}", "b".repeat(64)));
         let kids = children(body.as_bytes()).expect("parse");
         assert_eq!(kids[0].platform, " (linux/arm64/v8script)");
-        assert_eq!(kids[1].digest, format!("sha256:{}", "b".repeat(64)));
+        assert_eq!(
+            kids[1].digest.to_string(),
+            format!("sha256:{}", "b".repeat(64))
+        );
         assert!(children(b"\"x\"").is_err());
         let bad = br#"{"manifests":[{"digest":"../../../v2/other/manifests/latest"}]}"#;
         assert!(children(bad).is_err(), "a child digest that is a path");

@@ -44,6 +44,7 @@ impl RegistryError {
             },
             Self::NotContacted(refusal) => refusal.client_detail(),
             Self::InvalidResponse(_) => "the registry's answer was not usable".to_owned(),
+            Self::Interrupted(_) => "the lookup was interrupted inside landed".to_owned(),
             Self::Credentials { .. } => {
                 "landed could not obtain its registry credentials".to_owned()
             }

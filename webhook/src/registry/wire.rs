@@ -44,10 +44,8 @@ pub fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
 
 /// `Docker-Content-Digest`, only when it is a well-formed digest: the value is the
 /// registry's to choose, and it is cached, shown and patched into pods.
-pub fn content_digest(resp: &reqwest::Response) -> Option<String> {
-    header(resp, "docker-content-digest")
-        .and_then(|d| Digest::parse(&d).ok())
-        .map(|d| d.as_str().to_owned())
+pub fn content_digest(resp: &reqwest::Response) -> Option<Digest> {
+    header(resp, "docker-content-digest").and_then(|d| Digest::parse(&d).ok())
 }
 
 /// The media type of a `Content-Type` value (parameters dropped).

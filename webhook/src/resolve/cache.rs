@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use super::LookupContext;
+use crate::image::Digest;
 use crate::registry::client::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use crate::registry::{Manifest, RegistryError};
 
@@ -57,14 +58,15 @@ pub enum Target {
     /// A tag.
     Tag(String),
     /// A digest (`sha256:…`).
-    Digest(String),
+    Digest(Digest),
 }
 
 impl Target {
     /// The manifest path component.
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Tag(s) | Self::Digest(s) => s,
+            Self::Tag(tag) => tag,
+            Self::Digest(digest) => digest.as_str(),
         }
     }
 }
@@ -80,11 +82,11 @@ pub struct LookupKey {
     pub target: Target,
 }
 
-/// A `landed` answer as kept: one allocation for the digest, the media type as a constant,
+/// A `landed` answer as kept: the digest, the media type as a constant,
 /// fresh until `fresh_until`, then only good for stale-if-error until `expires`.
 #[derive(Clone)]
 struct Landed {
-    digest: Box<str>,
+    digest: Digest,
     media_type: Option<&'static str>,
     namespaced: bool,
     fresh_until: Instant,
@@ -94,7 +96,7 @@ struct Landed {
 impl Landed {
     fn manifest(&self) -> Manifest {
         Manifest {
-            digest: self.digest.to_string(),
+            digest: self.digest.clone(),
             media_type: self.media_type.map(str::to_owned),
             namespaced: self.namespaced,
         }
@@ -211,7 +213,7 @@ impl Caches {
                 }
                 let now = Instant::now();
                 let landed = Landed {
-                    digest: manifest.digest.as_str().into(),
+                    digest: manifest.digest.clone(),
                     media_type: known_media_type(manifest.media_type.as_deref()),
                     namespaced: manifest.namespaced,
                     fresh_until: now + ttl,

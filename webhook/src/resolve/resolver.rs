@@ -2,6 +2,7 @@
 //! registry client.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use tokio::time::Instant;
 use super::cache::{Caches, LookupKey, Target};
 use super::limits::Limits;
 use super::{LookupContext, Resolve, ResolveConfig, ResolveError, ResolverConfig};
-use crate::image::Reference;
+use crate::image::{Reference, DEFAULT_TAG};
 use crate::metrics::CacheResult;
 use crate::registry::auth::Authenticator;
 use crate::registry::config::canonical_host;
@@ -174,8 +175,8 @@ impl Resolver {
     /// fails: the pinned digest (content that existed still does), else the tag.
     fn stale_key(&self, reference: &Reference) -> LookupKey {
         let target = match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => Target::Digest(digest.to_string()),
-            (None, tag) => Target::Tag(tag.unwrap_or("latest").to_owned()),
+            (Some(digest), _) => Target::Digest(digest.clone()),
+            (None, tag) => Target::Tag(tag.unwrap_or(DEFAULT_TAG).to_owned()),
         };
         LookupKey {
             registry: canonical_host(reference.registry()),
@@ -192,7 +193,7 @@ impl Resolver {
             repository: reference.repository().to_owned(),
             target,
         };
-        let pinned = reference.digest().map(|d| d.to_string());
+        let pinned = reference.digest().cloned();
         let tag = reference.tag().map(str::to_owned);
         match (tag, pinned) {
             (Some(tag), Some(pinned)) => {
@@ -232,7 +233,7 @@ impl Resolver {
                 answer_to_verdict(self.lookup(key(Target::Digest(pinned)), ctx).await)
             }
             (tag, None) => {
-                let tag = tag.unwrap_or_else(|| "latest".to_owned());
+                let tag = tag.unwrap_or_else(|| DEFAULT_TAG.to_owned());
                 answer_to_verdict(self.lookup(key(Target::Tag(tag)), ctx).await)
             }
         }
@@ -287,9 +288,9 @@ impl Resolver {
         });
         async move {
             task.await.unwrap_or_else(|e| {
-                Err(RegistryError::InvalidResponse(format!(
-                    "lookup task failed: {e}"
-                )))
+                // A panic in the lookup is landed's bug: undetermined, and loud in the log.
+                tracing::error!(error = %e, "registry lookup task failed");
+                Err(RegistryError::Interrupted(e.to_string()))
             })
         }
         .boxed()
@@ -299,23 +300,36 @@ impl Resolver {
     /// Asks the registry (paced), then deep-checks an index when configured.
     async fn fetch(&self, key: &LookupKey, ctx: &LookupContext) -> Answer {
         let inner = &self.inner;
-        let (host, repo) = (&key.registry, &key.repository);
-        inner.limits.check_backoff(host, repo)?;
-        let answer = {
-            let _permits = inner.limits.acquire(host, repo).await;
-            // Another lookup may have hit a 429 while we waited for a slot.
-            inner.limits.check_backoff(host, repo)?;
+        let request =
             inner
                 .client
-                .manifest(host, repo, key.target.as_str(), ctx)
-                .await
-        };
-        inner.limits.record(host, repo, &answer);
-        let manifest = answer?;
+                .manifest(&key.registry, &key.repository, key.target.as_str(), ctx);
+        let manifest = self.paced(key, request).await?;
         if inner.config.deep_check && manifest.is_index() {
             self.deep_check(key, &manifest, ctx).await?;
         }
         Ok(manifest)
+    }
+
+    /// Runs one registry `request` for `key`'s repository: refused while the registry asks
+    /// to back off, sent under the registry's and project's permits, its answer recorded
+    /// for the pacing.
+    async fn paced<T>(
+        &self,
+        key: &LookupKey,
+        request: impl Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        let limits = &self.inner.limits;
+        let (host, repo) = (&key.registry, &key.repository);
+        limits.check_backoff(host, repo)?;
+        let answer = {
+            let _permits = limits.acquire(host, repo).await;
+            // Another lookup may have hit a 429 while we waited for a slot.
+            limits.check_backoff(host, repo)?;
+            request.await
+        };
+        limits.record(host, repo, &answer);
+        answer
     }
 
     /// Every child of an index must exist; the first missing one makes the index absent.
@@ -325,15 +339,11 @@ impl Resolver {
         index: &Manifest,
         ctx: &LookupContext,
     ) -> Result<(), RegistryError> {
-        let inner = &self.inner;
-        let (host, repo) = (&key.registry, &key.repository);
-        inner.limits.check_backoff(host, repo)?;
-        let got = {
-            let _permits = inner.limits.acquire(host, repo).await;
-            inner.client.get(host, repo, &index.digest, ctx).await
-        };
-        inner.limits.record(host, repo, &got);
-        let (_, body) = got?;
+        let request =
+            self.inner
+                .client
+                .get(&key.registry, &key.repository, index.digest.as_str(), ctx);
+        let (_, body) = self.paced(key, request).await?;
         let children = index::children(&body).map_err(|e| {
             RegistryError::InvalidResponse(format!("index {} is not valid JSON: {e}", index.digest))
         })?;

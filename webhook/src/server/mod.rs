@@ -94,65 +94,94 @@ pub async fn serve(
         limits.request_timeout,
         limits::request_timeout,
     ));
-    let acceptor = RustlsAcceptor::new(rustls)
-        .handshake_timeout(limits.tls_handshake_timeout)
-        .acceptor(limits::ConnectionCap::new(limits.max_connections));
-    let builder = Arc::new(http_builder(&limits));
-    let lifetime = connection::Lifetime::new(&limits);
-    let connections = TaskTracker::new();
-    let force = CancellationToken::new();
+    let connections = Connections {
+        acceptor: RustlsAcceptor::new(rustls)
+            .handshake_timeout(limits.tls_handshake_timeout)
+            .acceptor(limits::ConnectionCap::new(limits.max_connections)),
+        app,
+        builder: Arc::new(http_builder(&limits)),
+        lifetime: connection::Lifetime::new(&limits),
+        tracker: TaskTracker::new(),
+        force: CancellationToken::new(),
+    };
     readiness.set_tls_up();
     info!(%addr, "serving HTTPS");
     on_listening(addr);
-    loop {
-        let (tcp, peer) = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // EMFILE and the like: back off instead of spinning.
-                    debug!(error = %err, "accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
-        let (acceptor, app, builder) = (acceptor.clone(), app.clone(), builder.clone());
-        let (shutdown, force) = (shutdown.clone(), force.clone());
-        connections.spawn(async move {
-            // The connection cap and the TLS handshake (with its timeout) come first.
-            let accepted = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => return,
-                accepted = acceptor.accept(tcp, ()) => accepted,
-            };
-            match accepted {
-                Ok((tls, _)) => {
-                    connection::serve(tls, app, &builder, lifetime, &shutdown, &force).await;
-                }
-                Err(err) => debug!(%peer, error = %err, "connection refused"),
-            }
-        });
-    }
+    connections.accept_until(&listener, &shutdown).await;
     // New connections are refused from here on; open ones get GOAWAY or `Connection: close`.
     drop(listener);
-    let grace = options.shutdown_grace;
-    info!(
-        grace_s = grace.as_secs_f64(),
-        "shutting down: draining in-flight reviews"
-    );
     readiness.set_draining();
-    connections.close();
-    if tokio::time::timeout(grace, connections.wait())
-        .await
-        .is_err()
-    {
-        info!("shutdown grace over: closing the remaining connections");
-        force.cancel();
-        connections.wait().await;
-    }
+    connections.drain(options.shutdown_grace).await;
     Ok(())
+}
+
+/// What every accepted connection is served with, and the connections in flight.
+struct Connections {
+    acceptor: RustlsAcceptor<limits::ConnectionCap>,
+    app: axum::Router,
+    builder: Arc<Builder<TokioExecutor>>,
+    lifetime: connection::Lifetime,
+    tracker: TaskTracker,
+    /// Cancelled when the shutdown grace is over: closes what is still open.
+    force: CancellationToken,
+}
+
+impl Connections {
+    /// Accepts connections until `shutdown`, each served on its own task.
+    async fn accept_until(&self, listener: &TcpListener, shutdown: &CancellationToken) {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // EMFILE and the like: back off instead of spinning.
+                        debug!(error = %err, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        continue;
+                    }
+                },
+            };
+            let (acceptor, app, builder) = (
+                self.acceptor.clone(),
+                self.app.clone(),
+                self.builder.clone(),
+            );
+            let (shutdown, force, lifetime) = (shutdown.clone(), self.force.clone(), self.lifetime);
+            self.tracker.spawn(async move {
+                // The connection cap and the TLS handshake (with its timeout) come first.
+                let accepted = tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return,
+                    accepted = acceptor.accept(tcp, ()) => accepted,
+                };
+                match accepted {
+                    Ok((tls, _)) => {
+                        connection::serve(tls, app, &builder, lifetime, &shutdown, &force).await;
+                    }
+                    Err(err) => debug!(%peer, error = %err, "connection refused"),
+                }
+            });
+        }
+    }
+
+    /// Waits up to `grace` for open connections to finish, then closes the rest.
+    async fn drain(self, grace: Duration) {
+        info!(
+            grace_s = grace.as_secs_f64(),
+            "shutting down: draining in-flight reviews"
+        );
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            info!("shutdown grace over: closing the remaining connections");
+            self.force.cancel();
+            self.tracker.wait().await;
+        }
+    }
 }
 
 /// hyper's protocol settings: HTTP/1.1 and HTTP/2 by what the client speaks.
