@@ -67,14 +67,14 @@ impl Outcome {
         })
     }
 
-    /// The response for `req` on `endpoint`.
-    pub fn respond(&self, req: &Request, endpoint: Route) -> AdmissionResponse {
+    /// The response for `req` on `route`.
+    pub fn respond(&self, req: &Request, route: Route) -> AdmissionResponse {
         let mut response = AdmissionResponse::from(req);
         let evaluation = match self {
             Self::Skipped(_) => return response,
             Self::Evaluated(evaluation) => evaluation,
         };
-        match endpoint {
+        match route {
             Route::Mutate => mutate_response(response, evaluation),
             Route::Validate => {
                 let mut warnings = Vec::new();

@@ -84,7 +84,7 @@ impl Pipeline {
     }
 
     /// Reviews one request; the response's uid is always the request's.
-    pub async fn review(&self, req: &Request, endpoint: Route) -> AdmissionResponse {
+    pub async fn review(&self, req: &Request, route: Route) -> AdmissionResponse {
         let started = Instant::now();
         let span = info_span!(
             "review",
@@ -93,13 +93,13 @@ impl Pipeline {
             namespace = req.namespace.as_deref().unwrap_or(""),
             name = %req.name,
             operation = ?req.operation,
-            endpoint = ?endpoint,
+            endpoint = ?route,
         );
-        let outcome = self.evaluate(req, endpoint).instrument(span.clone()).await;
-        let response = outcome.respond(req, endpoint);
+        let outcome = self.evaluate(req, route).instrument(span.clone()).await;
+        let response = outcome.respond(req, route);
         let _enter = span.enter();
         // With pinning on, an object passes /mutate then /validate: one use, logged once.
-        if let (Outcome::Evaluated(e), Route::Validate) = (&outcome, endpoint) {
+        if let (Outcome::Evaluated(e), Route::Validate) = (&outcome, route) {
             if let Some(breakglass) = &e.breakglass {
                 breakglass.log(req);
             }
@@ -110,20 +110,20 @@ impl Pipeline {
         ReviewRecord {
             request: req,
             mode: self.settings.effective(req.namespace.as_deref()).0,
-            route: endpoint,
+            route,
             outcome: &outcome,
             response: &response,
             elapsed: started.elapsed(),
         }
         .record(crate::metrics::global());
         for observer in &self.observers {
-            observer.after_review(req, endpoint, &outcome);
+            observer.after_review(req, route, &outcome);
         }
         response
     }
 
     /// What the steps find for a request, before it becomes a response (no log, no metric).
-    pub async fn evaluate(&self, req: &Request, endpoint: Route) -> Outcome {
+    pub async fn evaluate(&self, req: &Request, route: Route) -> Outcome {
         if !matches!(req.operation, Operation::Create | Operation::Update) {
             return Outcome::Skipped("operation not reviewed");
         }
@@ -153,7 +153,7 @@ impl Pipeline {
             return Outcome::Skipped("no new or changed images");
         }
         let set = self.policies.current();
-        let mutating = endpoint == Route::Mutate;
+        let mutating = route == Route::Mutate;
         let used = breakglass.as_ref().is_some_and(Breakglass::is_used);
         let skipped = |p: &Loaded| used && self.settings.breakglass.skips(p.policy.name());
         let applicable = |p: &&Loaded| p.runs_on.includes(mutating);
@@ -167,7 +167,7 @@ impl Pipeline {
             b.with_skipped(names.map(|p| p.policy.name().to_owned()).collect())
         });
         if used && !set.policies.iter().any(|p| runs(&p)) {
-            // Breakglass skipped every policy of this endpoint: nothing needs a verdict, so
+            // Breakglass skipped every policy of this route: nothing needs a verdict, so
             // the registry (often the reason for breakglass) is not asked.
             return Outcome::Evaluated(Evaluation {
                 breakglass,
@@ -272,7 +272,7 @@ impl Pipeline {
     }
 }
 
-/// Runs `policies` (those of the endpoint that breakglass did not skip) in order and
+/// Runs `policies` (those of the route that breakglass did not skip) in order and
 /// combines their answers.
 async fn run_policies(
     policies: impl Iterator<Item = &Loaded>,

@@ -27,11 +27,11 @@ impl EventRecorder {
 
 impl ReviewObserver for EventRecorder {
     /// After a review: one Event on the object when audit mode let a denial through.
-    fn after_review(&self, req: &Request, endpoint: Route, outcome: &Outcome) {
+    fn after_review(&self, req: &Request, route: Route, outcome: &Outcome) {
         let Outcome::Evaluated(evaluation) = outcome else {
             return;
         };
-        if endpoint != Route::Validate || req.dry_run {
+        if route != Route::Validate || req.dry_run {
             return;
         }
         let messages: Vec<String> = evaluation

@@ -37,12 +37,12 @@ pub async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     let request = admission::decode(&body)?;
     let pipeline =
         super::pipeline(args.config.load()?, args.config.config.as_deref(), false).await?;
-    let endpoint = if args.mutate {
+    let route = if args.mutate {
         Route::Mutate
     } else {
         Route::Validate
     };
-    let response = pipeline.review(&request, endpoint).await;
+    let response = pipeline.review(&request, route).await;
     let allowed = response.allowed;
     println!("{}", serde_json::to_string_pretty(&response.into_review())?);
     Ok(if allowed {

@@ -61,11 +61,11 @@ async fn mutate(State(state): State<AppState>, ReviewBody(body): ReviewBody) -> 
     review(&state, &body, Route::Mutate).await
 }
 
-async fn review(state: &AppState, body: &[u8], endpoint: Route) -> Response {
+async fn review(state: &AppState, body: &[u8], route: Route) -> Response {
     match admission::decode(body) {
         Ok(request) => {
             let _inflight = crate::metrics::global().inflight();
-            let response = state.pipeline.review(&request, endpoint).await;
+            let response = state.pipeline.review(&request, route).await;
             Json(response.into_review()).into_response()
         }
         Err(err) => {
