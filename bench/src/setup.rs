@@ -84,8 +84,9 @@ impl World {
     /// A fresh `landed serve` (empty caches) with the default policies and the registry;
     /// `extra_yaml` is appended to its landed.yaml (e.g. a `cache:` section).
     pub fn start_landed(&self, extra_yaml: &str) -> Result<LandedProcess> {
-        // The harness's pinned user (own home, `PATH=/usr/bin:/bin`, no credentials) and its
-        // `landed serve`; the certificate is the world's, shared with the floor.
+        // The harness's pinned user (own temp home, `PATH=/usr/bin:/bin`, an empty
+        // `DOCKER_CONFIG`: no credentials) and its `landed serve`; the certificate is the
+        // world's, shared with the floor.
         let mut user = Landed::new()?;
         let kubeconfig = self.kube.write_kubeconfig(user.home(), "shop")?;
         user.set_env("KUBECONFIG", kubeconfig.display().to_string());
