@@ -1,6 +1,7 @@
 //! The benchmark's world: a real TLS `docker-registry` with token auth (the harness's token
 //! server, which records every token request), a fake kube API (a webhook always has one), one
-//! serving certificate shared by `landed serve` and the floor, and both servers as processes.
+//! serving certificate shared by `landed serve` and the floor, and both servers as processes
+//! (`landed serve` as the end-to-end harness runs it: [`LandedServer`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,10 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use landed_e2e::fakes::kube_api::FakeKubeApi;
 use landed_e2e::fakes::token_server::TokenServer;
-use landed_e2e::landed::landed_binary;
 use landed_e2e::pki::Ca;
-use landed_e2e::server::SERVING_NAMES;
-use landed_e2e::{LandedConfig, Registry, RegistryEntry, RegistryOptions};
+use landed_e2e::server::{free_port, LandedServer, SERVING_NAMES};
+use landed_e2e::{Landed, LandedConfig, Registry, RegistryEntry, RegistryOptions};
 use tempfile::TempDir;
 
 use crate::client::ReviewClient;
@@ -84,45 +84,27 @@ impl World {
     /// A fresh `landed serve` (empty caches) with the default policies and the registry;
     /// `extra_yaml` is appended to its landed.yaml (e.g. a `cache:` section).
     pub fn start_landed(&self, extra_yaml: &str) -> Result<LandedProcess> {
-        let home = tempfile::Builder::new()
-            .prefix("landed-bench-home-")
-            .tempdir()?;
-        let kubeconfig = self.kube.write_kubeconfig(home.path(), "shop")?;
+        // The harness's pinned user (own temp home, `PATH=/usr/bin:/bin`, an empty
+        // `DOCKER_CONFIG`: no credentials) and its `landed serve`; the certificate is the
+        // world's, shared with the floor.
+        let mut user = Landed::new()?;
+        let kubeconfig = self.kube.write_kubeconfig(user.home(), "shop")?;
+        user.set_env("KUBECONFIG", kubeconfig.display().to_string());
+        // The log level a deployment runs with.
+        user.set_env("LANDED_LOG", "info");
         let config = LandedConfig {
             tls_cert_file: Some(self.cert.clone()),
             tls_key_file: Some(self.key.clone()),
+            extra_yaml: extra_yaml.to_owned(),
             ..LandedConfig::with_registries(vec![
                 RegistryEntry::for_registry(&self.registry).ca_file(self.registry_ca.clone())
             ])
         };
-        let config_path = home.path().join("landed.yaml");
-        std::fs::write(&config_path, format!("{}{extra_yaml}", config.to_yaml()))?;
-        let port = free_port()?;
-        let log = std::fs::File::create(home.path().join("serve.log"))?;
-        let child = Command::new(landed_binary()?)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .current_dir(home.path())
-            .env_clear()
-            .env("HOME", home.path())
-            .env("PATH", "/usr/bin:/bin")
-            .env("KUBECONFIG", kubeconfig)
-            // The log level a deployment runs with.
-            .env("LANDED_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting landed serve")?;
-        let mut landed = LandedProcess { child, port, home };
-        let url = landed.url();
-        let client = self.client()?;
-        wait_healthy(&mut landed.child, &url, &client, "landed serve")?;
+        let server = LandedServer::launch(&mut user, &config, &self.ca)?;
         // Measuring a landed whose policies did not load would measure the wrong thing.
         // Policies load before the socket opens, so only the TLS-up flag may still lag.
+        let url = server.url();
+        let client = self.client()?;
         let started = Instant::now();
         loop {
             let (ready, status) = client.ready(&url)?;
@@ -133,12 +115,15 @@ impl World {
                 // /readyz names no policy: the server's log says which one failed and why.
                 bail!(
                     "landed serve is not ready (are the policies built? policies/build.sh): {status}\n{}",
-                    landed.log()
+                    server.log()
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(landed)
+        Ok(LandedProcess {
+            server,
+            _user: user,
+        })
     }
 
     /// The floor server on the same certificate.
@@ -148,41 +133,23 @@ impl World {
     }
 }
 
-/// A running `landed serve` in a home of its own; killed on drop.
+/// A running `landed serve` (killed on drop) and the user whose home it runs in.
 pub struct LandedProcess {
-    child: Child,
-    port: u16,
-    home: TempDir,
+    // Declared first so that it is dropped (killed) before its home is removed.
+    server: LandedServer,
+    _user: Landed,
 }
 
 impl LandedProcess {
     /// `https://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// Its process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.server.pid()
     }
-
-    /// What it logged so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.home.path().join("serve.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for LandedProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// Polls `url/healthz` until it answers, failing if `child` exits or 30 s pass.
@@ -209,9 +176,7 @@ pub struct FloorProcess {
 impl FloorProcess {
     /// Starts `binary` serving `cert`/`key` on a free port; waits until `client` sees it healthy.
     pub fn start(binary: &Path, cert: &Path, key: &Path, client: &ReviewClient) -> Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = free_port()?;
         let child = Command::new(binary)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))

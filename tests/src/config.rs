@@ -173,6 +173,9 @@ pub struct LandedConfig {
     pub max_hosts: Option<usize>,
     /// `breakglass:`.
     pub breakglass: Option<BreakglassEntry>,
+    /// YAML appended verbatim, for sections the fields above do not model (e.g. a `cache:`
+    /// section with `tagTtl`); it must not repeat a section they write.
+    pub extra_yaml: String,
 }
 
 impl LandedConfig {
@@ -296,6 +299,7 @@ impl LandedConfig {
                 }
             }
         }
+        out.push_str(&self.extra_yaml);
         if out.is_empty() {
             out.push_str("{}\n");
         }

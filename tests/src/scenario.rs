@@ -5,6 +5,7 @@ use anyhow::Result;
 use crate::config::{LandedConfig, RegistryEntry};
 use crate::docker_config::{pull_secret_config, Login};
 use crate::fakes::kube_api::FakeKubeApi;
+use crate::fakes::token_server::TokenServer;
 use crate::landed::Landed;
 use crate::registry::{Registry, RegistryAuth, RegistryOptions};
 
@@ -46,6 +47,40 @@ pub fn tls_basic_registry(user: &str, password: &str) -> Result<(Registry, Lande
     ]))?;
     landed.add_secret(password);
     Ok((registry, landed))
+}
+
+/// A plain-HTTP registry with token auth, its token server, and a user configured for it.
+pub struct TokenRegistry {
+    /// Issues the registry's bearer tokens to one user and records every request (keep it
+    /// alive: the registry's challenges send clients to it).
+    pub tokens: TokenServer,
+    /// The real registry; nothing pushed yet.
+    pub registry: Registry,
+    /// A user whose landed.yaml maps the registry's host to it and whose docker config logs in.
+    pub landed: Landed,
+}
+
+/// A plain-HTTP registry whose token server (tokens live 300 s) issues tokens to
+/// `user`/`password`, and a user whose landed.yaml maps its host to it and whose docker config
+/// logs in as `user` with `login_password` (the right password or a wrong one). Both
+/// passwords are registered as secrets.
+pub fn token_registry(user: &str, password: &str, login_password: &str) -> Result<TokenRegistry> {
+    let tokens = TokenServer::start(Some((user, password)), 300)?;
+    let registry = Registry::start(RegistryOptions {
+        auth: tokens.registry_auth(),
+        ..RegistryOptions::default()
+    })?;
+    let mut landed = Landed::new()?;
+    landed.set_config(&LandedConfig::with_registries(vec![
+        RegistryEntry::for_registry(&registry),
+    ]))?;
+    landed.write_docker_config(&[Login::new(&registry.host(), user, login_password)])?;
+    landed.add_secret(password);
+    Ok(TokenRegistry {
+        tokens,
+        registry,
+        landed,
+    })
 }
 
 /// A TLS htpasswd registry holding `repo:v1`, a fake API server with a pull secret `regcred`

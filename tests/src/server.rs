@@ -27,7 +27,7 @@ pub struct LandedServer {
 pub const SERVING_NAMES: [&str; 2] = ["127.0.0.1", "localhost"];
 
 /// A free loopback port (bound, read, released: a tiny race is accepted).
-fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }

@@ -2,9 +2,10 @@
 
 use landed_e2e::docker_config::Login;
 use landed_e2e::fakes::form_values;
-use landed_e2e::fakes::token_server::TokenServer;
-use landed_e2e::scenario::{tls_basic_registry, EXIT_LANDED, EXIT_UNDETERMINED};
-use landed_e2e::{Landed, LandedConfig, Registry, RegistryEntry, RegistryOptions};
+use landed_e2e::scenario::{
+    tls_basic_registry, token_registry, TokenRegistry, EXIT_LANDED, EXIT_UNDETERMINED,
+};
+use landed_e2e::{LandedConfig, RegistryEntry};
 
 #[test]
 fn right_credentials_in_docker_config_are_landed() {
@@ -111,26 +112,15 @@ fn untrusted_private_ca_is_unavailable() {
 
 #[test]
 fn token_auth_is_landed_and_one_token_serves_a_repository() {
-    let tokens = TokenServer::start(Some(("reader", "tok-pa55-5a0d")), 300).expect("tokens");
-    let registry = Registry::start(RegistryOptions {
-        auth: tokens.registry_auth(),
-        ..RegistryOptions::default()
-    })
-    .expect("registry");
+    let TokenRegistry {
+        tokens,
+        registry,
+        landed,
+    } = token_registry("reader", "tok-pa55-5a0d", "tok-pa55-5a0d").expect("token registry");
     let v1 = registry.push_image("team/app", "v1").expect("push");
     let v2 = registry.push_image("team/app", "v2").expect("push");
     let v3 = registry.push_image("team/app", "v3").expect("push");
     let other = registry.push_image("team/other", "v1").expect("push");
-
-    let mut landed = Landed::new().expect("landed");
-    landed
-        .set_config(&LandedConfig::with_registries(vec![
-            RegistryEntry::for_registry(&registry),
-        ]))
-        .expect("config");
-    landed
-        .write_docker_config(&[Login::new(&registry.host(), "reader", "tok-pa55-5a0d")])
-        .expect("docker config");
 
     let before = tokens.request_count();
     let run = landed
@@ -164,23 +154,13 @@ fn token_auth_is_landed_and_one_token_serves_a_repository() {
 
 #[test]
 fn token_server_refusing_the_credentials_is_unauthorized() {
-    let tokens = TokenServer::start(Some(("reader", "tok-pa55-e19b")), 300).expect("tokens");
-    let registry = Registry::start(RegistryOptions {
-        auth: tokens.registry_auth(),
-        ..RegistryOptions::default()
-    })
-    .expect("registry");
+    // The token server knows `tok-pa55-e19b`; the docker config logs in with another password.
+    let TokenRegistry {
+        tokens: _tokens,
+        registry,
+        landed,
+    } = token_registry("reader", "tok-pa55-e19b", "not-the-pa55").expect("token registry");
     let image = registry.push_image("team/app", "v1").expect("push");
-    let mut landed = Landed::new().expect("landed");
-    landed
-        .set_config(&LandedConfig::with_registries(vec![
-            RegistryEntry::for_registry(&registry),
-        ]))
-        .expect("config");
-    landed
-        .write_docker_config(&[Login::new(&registry.host(), "reader", "not-the-pa55")])
-        .expect("docker config");
-    landed.add_secret("tok-pa55-e19b");
 
     let run = landed.check(&[&image.by_tag()]).expect("run");
     assert_eq!(

@@ -5,10 +5,9 @@
 //! logging up and walks the failure paths on purpose.)
 
 use landed_e2e::docker_config::Login;
-use landed_e2e::fakes::token_server::TokenServer;
 use landed_e2e::gar::Gar;
-use landed_e2e::scenario::tls_basic_registry;
-use landed_e2e::{Landed, LandedConfig, Registry, RegistryEntry, RegistryOptions};
+use landed_e2e::scenario::{tls_basic_registry, token_registry, TokenRegistry};
+use landed_e2e::{LandedConfig, Registry, RegistryEntry, RegistryOptions};
 
 const DEBUG_LOGS: &str = "debug";
 
@@ -36,23 +35,14 @@ fn basic_credentials_are_not_printed_on_success_or_failure() {
 
 #[test]
 fn registry_bearer_tokens_are_not_printed() {
-    let tokens = TokenServer::start(Some(("reader", "leak-tok-pa55-41d0")), 300).expect("tokens");
-    let registry = Registry::start(RegistryOptions {
-        auth: tokens.registry_auth(),
-        ..RegistryOptions::default()
-    })
-    .expect("registry");
+    let TokenRegistry {
+        tokens,
+        registry,
+        mut landed,
+    } = token_registry("reader", "leak-tok-pa55-41d0", "leak-tok-pa55-41d0")
+        .expect("token registry");
     let image = registry.push_image("team/app", "v1").expect("push");
-    let mut landed = Landed::new().expect("landed");
     landed.set_env("RUST_LOG", DEBUG_LOGS);
-    landed
-        .set_config(&LandedConfig::with_registries(vec![
-            RegistryEntry::for_registry(&registry),
-        ]))
-        .expect("config");
-    landed
-        .write_docker_config(&[Login::new(&registry.host(), "reader", "leak-tok-pa55-41d0")])
-        .expect("docker config");
     let before = tokens.request_count();
     let run = landed.check(&[&image.by_tag()]).expect("run");
     run.assert_single_verdict("landed");

@@ -10,29 +10,23 @@ use std::time::Duration;
 use kube_support::{deployment, pod, FakeKube};
 use landed::audit::{self, Decision, Findings, Selection, Silent};
 use landed::config::Config;
-use landed::registry::{AuthMode, RegistryConfig};
 use landed::resolve::ResolveConfig;
 use landed::verdict::VerdictClass;
 use registry_support::Fake;
 
 const POLICY_REPORTS: &str = "apis/wgpolicyk8s.io/v1alpha2";
 
+/// The shared fake-registry config for `fake.test`, with tighter resolve timeouts: the scan
+/// also meets a registry nobody listens on.
 fn config(registry: &Fake) -> Config {
     Config {
-        registries: vec![RegistryConfig {
-            host: "fake.test".into(),
-            endpoint: Some(registry.url()),
-            insecure_http: true,
-            auth: Some(AuthMode::None),
-            ..RegistryConfig::default()
-        }],
         resolve: ResolveConfig {
             deadline: Duration::from_secs(2),
             request_timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_millis(500),
             ..ResolveConfig::default()
         },
-        ..Config::default()
+        ..registry_support::config(registry, "fake.test")
     }
 }
 

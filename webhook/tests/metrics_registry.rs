@@ -5,7 +5,6 @@ mod metrics_support;
 mod registry_support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use landed::admission::{decode, Pipeline, Route};
 use landed::config::Config;
@@ -13,8 +12,7 @@ use landed::image::Reference;
 use landed::policy::{
     FailurePolicy, Loaded, PolicyEngine, PolicyLimits, PolicySet, PolicyStore, WasmPolicy,
 };
-use landed::registry::{AuthMode, RegistryConfig};
-use landed::resolve::{LookupContext, Resolve, ResolveConfig, Resolver, TableResolver};
+use landed::resolve::{LookupContext, Resolve, Resolver, TableResolver};
 use landed::verdict::{Verdict, VerdictClass};
 use metrics_support::{parse, value};
 use registry_support::{Auth, Fake};
@@ -37,20 +35,7 @@ async fn registry_token_cache_and_policy_families() {
         basic: None,
     };
     fake.push_image("team/web", Some("1.0"), "web");
-    let config = Config {
-        registries: vec![RegistryConfig {
-            host: "fake.test".into(),
-            endpoint: Some(fake.url()),
-            insecure_http: true,
-            auth: Some(AuthMode::None),
-            ..RegistryConfig::default()
-        }],
-        resolve: ResolveConfig {
-            deadline: Duration::from_secs(3),
-            ..ResolveConfig::default()
-        },
-        ..Config::default()
-    };
+    let config = registry_support::config(&fake, "fake.test");
     let resolver = Resolver::new(&config).expect("resolver");
     let ctx = LookupContext::default();
     for image in [

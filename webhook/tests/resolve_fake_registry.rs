@@ -8,29 +8,16 @@ use std::time::{Duration, Instant};
 
 use landed::config::Config;
 use landed::image::Reference;
-use landed::registry::{AuthMode, RegistryConfig};
-use landed::resolve::{CacheConfig, LookupContext, Resolve, ResolveConfig, Resolver};
+use landed::registry::RegistryConfig;
+use landed::resolve::{LookupContext, Resolve, Resolver};
 use landed::verdict::{Verdict, VerdictClass};
 use registry_support::{Auth, Fake, LogBuffer, OCI_INDEX};
 
 const HOST: &str = "fake.test";
 
+/// The shared fake-registry config for `HOST`, changed by `tweak`.
 fn config(fake: &Fake, tweak: impl FnOnce(&mut Config)) -> Config {
-    let mut config = Config {
-        registries: vec![RegistryConfig {
-            host: HOST.into(),
-            endpoint: Some(fake.url()),
-            insecure_http: true,
-            auth: Some(AuthMode::None),
-            ..RegistryConfig::default()
-        }],
-        resolve: ResolveConfig {
-            deadline: Duration::from_secs(3),
-            ..ResolveConfig::default()
-        },
-        cache: CacheConfig::default(),
-        ..Config::default()
-    };
+    let mut config = registry_support::config(fake, HOST);
     tweak(&mut config);
     config
 }

@@ -7,11 +7,8 @@ pub mod registry_support;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use landed::config::Config;
-use landed::registry::{AuthMode, RegistryConfig};
-use landed::resolve::{CacheConfig, ResolveConfig};
 use registry_support::Fake;
 
 /// The registry host the review fixtures name; benches point it at the fake.
@@ -57,19 +54,5 @@ pub async fn registry() -> Arc<Fake> {
 
 /// landed's defaults (built-in policies, default caches) with `HOST` served by `fake`.
 pub fn config(fake: &Fake) -> Config {
-    Config {
-        registries: vec![RegistryConfig {
-            host: HOST.into(),
-            endpoint: Some(fake.url()),
-            insecure_http: true,
-            auth: Some(AuthMode::None),
-            ..RegistryConfig::default()
-        }],
-        resolve: ResolveConfig {
-            deadline: Duration::from_secs(3),
-            ..ResolveConfig::default()
-        },
-        cache: CacheConfig::default(),
-        ..Config::default()
-    }
+    registry_support::config(fake, HOST)
 }

@@ -17,6 +17,9 @@ use axum::response::Response;
 use axum::routing::{any, get, post};
 use axum::Router;
 use base64::Engine as _;
+use landed::config::Config;
+use landed::registry::{AuthMode, RegistryConfig};
+use landed::resolve::ResolveConfig;
 use sha2::{Digest as _, Sha256};
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -63,6 +66,26 @@ pub struct Fake {
     /// The passwords the token server accepts as they come from the fake OAuth endpoint.
     pub latest_oauth_token: Mutex<Option<String>>,
     pub seen_basic_users: Mutex<Vec<String>>,
+}
+
+/// landed's defaults (built-in policies, default caches) with one registry entry: `host` served
+/// by `fake` over plain HTTP, anonymously (`auth: none`), and a 3 s resolve deadline. Callers
+/// change what their test is about on the returned value.
+pub fn config(fake: &Fake, host: &str) -> Config {
+    Config {
+        registries: vec![RegistryConfig {
+            host: host.into(),
+            endpoint: Some(fake.url()),
+            insecure_http: true,
+            auth: Some(AuthMode::None),
+            ..RegistryConfig::default()
+        }],
+        resolve: ResolveConfig {
+            deadline: Duration::from_secs(3),
+            ..ResolveConfig::default()
+        },
+        ..Config::default()
+    }
 }
 
 pub fn digest_of(body: &[u8]) -> String {
