@@ -24,7 +24,7 @@ impl WasmPolicy {
         let mut store = Store::new(c.engine.wasmtime(), state);
         store.limiter(|s| s.limiter());
         store.set_epoch_deadline(limits.deadline_ticks());
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|mut store| Ok(store.data_mut().epoch_deadline()));
         if let Some(fuel) = limits.fuel {
             // Only fails when fuel is disabled in the engine, which `limits.fuel` enables.
             let _ = store.set_fuel(fuel);
