@@ -6,10 +6,10 @@ mod policy_support;
 
 use std::time::{Duration, Instant};
 
-use landed::policy::{Policy, PolicyEngine, PolicyError, PolicyLimits, WasmPolicy};
+use landed::policy::{PolicyEngine, PolicyError, PolicyLimits, WasmPolicy};
 use landed::verdict::VerdictClass;
 use policy_support::hostile::{output_of, resolve_image_loop_spinning, two_memories_and_a_table};
-use policy_support::{image, input, wat_policy};
+use policy_support::{evaluate, image, input, wat_policy};
 use serde_json::Value;
 
 /// 64 KiB pages in `mib` MiB.
@@ -21,7 +21,7 @@ async fn run(limits: PolicyLimits, wasm: &[u8]) -> Result<bool, PolicyError> {
     let engine = PolicyEngine::new(limits).unwrap();
     let policy = WasmPolicy::load(&engine, "hostile", wasm, &Value::Null).unwrap();
     let review = input(vec![image(0, "a:1", VerdictClass::Landed)], false);
-    policy.evaluate(&review).await.map(|out| out.allowed)
+    evaluate(&policy, &review).await.map(|out| out.allowed)
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::input::{self, InputOptions};
 use crate::config::OnUndetermined;
-use crate::policy::{Policy, WasmPolicy};
+use crate::policy::{Policy, PreparedInput, WasmPolicy};
 
 /// A case file.
 #[derive(Debug, Deserialize)]
@@ -133,7 +133,11 @@ async fn run_case(policy: &WasmPolicy, case: &Case, base: &Path) -> anyhow::Resu
         verdicts: case.verdicts.clone(),
     };
     let input = input::policy_input(load_input(raw, base)?, &options)?;
-    let output = match (policy.evaluate(&input).await, &expect.error) {
+    let prepared = PreparedInput::new(&input);
+    let output = match (
+        policy.evaluate(&prepared, &input.settings).await,
+        &expect.error,
+    ) {
         (Err(e), Some(want)) if e.to_string().contains(want.as_str()) => return Ok(()),
         (Err(e), _) => anyhow::bail!("policy error: {e}"),
         (Ok(out), Some(want)) => anyhow::bail!(
