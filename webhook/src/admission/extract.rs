@@ -17,17 +17,6 @@ pub struct FoundImage {
     pub image: String,
 }
 
-impl ContainerType {
-    /// The pod spec field holding this list.
-    pub fn field(self) -> &'static str {
-        match self {
-            Self::Container => "containers",
-            Self::InitContainer => "initContainers",
-            Self::EphemeralContainer => "ephemeralContainers",
-        }
-    }
-}
-
 /// All images of `spec` in order: init containers, containers, ephemeral containers.
 pub fn images(prefix: &str, spec: &PodSpec) -> Vec<FoundImage> {
     let init = spec

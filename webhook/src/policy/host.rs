@@ -292,6 +292,22 @@ mod tests {
     }
 
     #[test]
+    fn resolve_image_answers_in_the_golden_shape() {
+        let text = include_str!("../../../contract/golden/resolved.json");
+        let golden: serde_json::Value =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        let evidence = serde_json::json!({"class": golden["verdict"], "digest": golden["digest"],
+            "detail": golden["detail"], "stale": golden["stale"]});
+        let verdict: Verdict = serde_json::from_value(evidence).unwrap_or_else(|e| panic!("{e}"));
+        let reference = golden["reference"].as_str().unwrap_or_default();
+        let normalized = golden["normalized"].as_str().map(str::to_owned);
+        let json = answer(reference, normalized, verdict);
+        let written: serde_json::Value =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written, golden);
+    }
+
+    #[test]
     fn the_generated_bindings_provide_the_named_host_interface() {
         let engine = engine();
         let linker = host_linker(&engine).unwrap_or_else(|e| panic!("{e:#}"));
