@@ -15,7 +15,7 @@ use landed::admission::{decode, Pipeline, Request, Route};
 use landed::config::{Config, Mode, NamespaceConfig};
 use landed::image::Reference;
 use landed::policy::{
-    FailurePolicy, Loaded, Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PolicyStore,
+    FailurePolicy, Loaded, Policy, PolicyError, PolicyOutput, PolicySet, PolicyStore, PreparedInput,
 };
 use landed::resolve::{LookupContext, Resolve, TableResolver};
 use landed::verdict::{Verdict, VerdictClass};
@@ -66,7 +66,8 @@ impl Policy for Broken {
     }
     fn evaluate<'a>(
         &'a self,
-        _: &'a PolicyInput,
+        _: &'a PreparedInput<'_>,
+        _: &'a serde_json::Value,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
         Box::pin(async {
             Err(PolicyError::Failed {
@@ -422,9 +423,11 @@ impl Policy for WarnUndetermined {
     }
     fn evaluate<'a>(
         &'a self,
-        input: &'a PolicyInput,
+        input: &'a PreparedInput<'_>,
+        _: &'a serde_json::Value,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
         let warnings = input
+            .input()
             .images
             .iter()
             .filter(|i| i.verdict.is_undetermined())

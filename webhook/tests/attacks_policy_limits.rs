@@ -6,10 +6,12 @@ mod policy_support;
 
 use std::time::{Duration, Instant};
 
-use landed::policy::{Policy, PolicyEngine, PolicyError, PolicyLimits, WasmPolicy};
+use landed::policy::{PolicyEngine, PolicyError, PolicyLimits, WasmPolicy};
 use landed::verdict::VerdictClass;
-use policy_support::hostile::{output_of, resolve_image_loop_spinning, two_memories_and_a_table};
-use policy_support::{image, input, wat_policy};
+use policy_support::hostile::{
+    output_of, resolve_image_loop_spinning, resolve_image_of_length, two_memories_and_a_table,
+};
+use policy_support::{evaluate, image, input, wat_policy};
 use serde_json::Value;
 
 /// 64 KiB pages in `mib` MiB.
@@ -21,7 +23,7 @@ async fn run(limits: PolicyLimits, wasm: &[u8]) -> Result<bool, PolicyError> {
     let engine = PolicyEngine::new(limits).unwrap();
     let policy = WasmPolicy::load(&engine, "hostile", wasm, &Value::Null).unwrap();
     let review = input(vec![image(0, "a:1", VerdictClass::Landed)], false);
-    policy.evaluate(&review).await.map(|out| out.allowed)
+    evaluate(&policy, &review).await.map(|out| out.allowed)
 }
 
 #[tokio::test]
@@ -96,4 +98,15 @@ async fn guest_time_is_charged_across_host_calls_not_reset_by_them() {
     let took = started.elapsed();
     assert!(matches!(err, PolicyError::Timeout { .. }), "{err}");
     assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_reference_longer_than_any_valid_one_is_answered_without_a_lookup() {
+    // 8 MiB of reference: answered invalid_reference, and the guest goes on to decide.
+    let longer = "\"verdict\":\"invalid_reference\",\"detail\":\"a reference of 8388608 bytes is longer than any valid one\"";
+    let wasm = resolve_image_of_length(8 << 20, longer);
+    assert!(run(PolicyLimits::default(), &wasm).await.unwrap());
+    // A short one is looked up (no resolver here: unavailable).
+    let short = resolve_image_of_length(100, "\"verdict\":\"unavailable\"");
+    assert!(run(PolicyLimits::default(), &short).await.unwrap());
 }

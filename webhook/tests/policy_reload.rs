@@ -19,7 +19,7 @@ use landed::policy::{
 };
 use landed::resolve::TableResolver;
 use landed::verdict::{Verdict, VerdictClass};
-use policy_support::{engine, image, input, wat_policy_saying};
+use policy_support::{engine, evaluate, image, input, wat_policy_saying};
 
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
 /// A pin for `oci:` sources in these tests (the fetchers here do not check it).
@@ -74,7 +74,7 @@ async fn warnings_of(store: &PolicyStore) -> Vec<String> {
     let review = input(vec![image(0, "a:1", VerdictClass::Landed)], false);
     let mut all = Vec::new();
     for loaded in &set.policies {
-        all.extend(loaded.policy.evaluate(&review).await.unwrap().warnings);
+        all.extend(evaluate(&*loaded.policy, &review).await.unwrap().warnings);
     }
     all
 }
@@ -110,7 +110,7 @@ async fn replacing_a_file_under_load_swaps_versions_without_a_failed_evaluation(
             while !stop.load(Ordering::Relaxed) {
                 let set = store.current();
                 for loaded in &set.policies {
-                    match loaded.policy.evaluate(&review).await {
+                    match evaluate(&*loaded.policy, &review).await {
                         Ok(out) if out.allowed => {
                             ok.fetch_add(1, Ordering::Relaxed);
                             if out.warnings == ["v2"] {
@@ -191,7 +191,7 @@ async fn answers_of(store: &PolicyStore) -> Vec<(String, Result<Vec<String>, Str
     let review = input(vec![image(0, "a:1", VerdictClass::Landed)], false);
     let mut all = Vec::new();
     for loaded in &set.policies {
-        let answer = loaded.policy.evaluate(&review).await;
+        let answer = evaluate(&*loaded.policy, &review).await;
         let answer = answer.map(|o| o.warnings).map_err(|e| e.to_string());
         all.push((loaded.policy.name().to_owned(), answer));
     }

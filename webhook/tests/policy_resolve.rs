@@ -7,10 +7,10 @@ mod policy_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use landed::policy::{Policy, ResolveAccess, WasmPolicy};
+use landed::policy::{ResolveAccess, WasmPolicy};
 use landed::resolve::TableResolver;
 use landed::verdict::{Verdict, VerdictClass};
-use policy_support::{engine, image, input, resolving_policy, ASKED};
+use policy_support::{engine, evaluate, image, input, resolving_policy, ASKED};
 
 fn with_table(policy: &WasmPolicy, class: VerdictClass) -> WasmPolicy {
     let normalized = landed::image::Reference::parse(ASKED).unwrap().to_string();
@@ -32,19 +32,17 @@ async fn resolve_image_goes_through_the_resolver() {
     )
     .unwrap();
     let review = input(vec![image(0, "app:1", VerdictClass::Landed)], false);
-    let out = with_table(&policy, VerdictClass::Absent)
-        .evaluate(&review)
+    let out = evaluate(&with_table(&policy, VerdictClass::Absent), &review)
         .await
         .unwrap();
     assert!(!out.allowed);
     assert_eq!(out.message.as_deref(), Some("base image absent"));
-    let out = with_table(&policy, VerdictClass::Landed)
-        .evaluate(&review)
+    let out = evaluate(&with_table(&policy, VerdictClass::Landed), &review)
         .await
         .unwrap();
     assert!(out.allowed);
     // Without a resolver the host answers `unavailable`, never an error.
-    assert!(policy.evaluate(&review).await.unwrap().allowed);
+    assert!(evaluate(&policy, &review).await.unwrap().allowed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,5 +60,5 @@ async fn resolve_image_answers_from_the_review_first() {
     let mut base = image(1, ASKED, VerdictClass::Absent);
     base.reference = ASKED.into();
     review.images.push(base);
-    assert!(!policy.evaluate(&review).await.unwrap().allowed);
+    assert!(!evaluate(&policy, &review).await.unwrap().allowed);
 }

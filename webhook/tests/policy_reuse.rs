@@ -31,10 +31,7 @@ fn reused(policy: &str) -> u64 {
 /// `review` as the pipeline hands it to its policies.
 async fn evaluate(policy: &WasmPolicy, review: &PolicyInput) -> landed::policy::PolicyOutput {
     let prepared = PreparedInput::with_lookup(review, LookupContext::default());
-    policy
-        .evaluate_prepared(&prepared, &review.settings)
-        .await
-        .unwrap()
+    policy.evaluate(&prepared, &review.settings).await.unwrap()
 }
 
 fn named(mut review: PolicyInput, name: &str) -> PolicyInput {
@@ -102,8 +99,7 @@ async fn the_images_scope_hands_no_object() {
     assert!(evaluate(&images, &review).await.allowed);
     // One review's input shared by both, as the pipeline shares it: each sees its own scope.
     let prepared = PreparedInput::with_lookup(&review, LookupContext::default());
-    let shared =
-        [&images, &full, &images].map(|p| p.evaluate_prepared(&prepared, &review.settings));
+    let shared = [&images, &full, &images].map(|p| p.evaluate(&prepared, &review.settings));
     let answers: Vec<bool> = futures::future::join_all(shared)
         .await
         .into_iter()

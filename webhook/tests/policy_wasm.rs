@@ -6,9 +6,9 @@ mod policy_support;
 
 use std::time::{Duration, Instant};
 
-use landed::policy::{LoadError, Policy, PolicyEngine, PolicyError, PolicyLimits, WasmPolicy};
+use landed::policy::{LoadError, PolicyEngine, PolicyError, PolicyLimits, WasmPolicy};
 use landed::verdict::VerdictClass;
-use policy_support::{builtin, engine, image, input, wat_policy};
+use policy_support::{builtin, engine, evaluate, image, input, wat_policy};
 use serde_json::{json, Value};
 
 fn load_builtin(engine: &PolicyEngine, name: &str, settings: Value) -> WasmPolicy {
@@ -19,10 +19,12 @@ fn load_builtin(engine: &PolicyEngine, name: &str, settings: Value) -> WasmPolic
 async fn require_landed_denies_absent_with_the_native_message() {
     let engine = engine();
     let policy = load_builtin(&engine, "require-landed", Value::Null);
-    let out = policy
-        .evaluate(&input(vec![image(0, "app:1", VerdictClass::Absent)], false))
-        .await
-        .unwrap();
+    let out = evaluate(
+        &policy,
+        &input(vec![image(0, "app:1", VerdictClass::Absent)], false),
+    )
+    .await
+    .unwrap();
     assert!(!out.allowed);
     assert_eq!(
         out.message.as_deref(),
@@ -31,10 +33,12 @@ async fn require_landed_denies_absent_with_the_native_message() {
              push the image again and check that the manifest upload succeeded (`landed check IMAGE`)"
         )
     );
-    let ok = policy
-        .evaluate(&input(vec![image(0, "app:1", VerdictClass::Landed)], false))
-        .await
-        .unwrap();
+    let ok = evaluate(
+        &policy,
+        &input(vec![image(0, "app:1", VerdictClass::Landed)], false),
+    )
+    .await
+    .unwrap();
     assert!(ok.allowed && ok.message.is_none() && ok.warnings.is_empty());
 }
 
@@ -43,11 +47,11 @@ async fn require_landed_follows_on_undetermined() {
     let engine = engine();
     let policy = load_builtin(&engine, "require-landed", Value::Null);
     let mut review = input(vec![image(0, "app:1", VerdictClass::Unavailable)], false);
-    let out = policy.evaluate(&review).await.unwrap();
+    let out = evaluate(&policy, &review).await.unwrap();
     assert!(out.allowed);
     assert!(out.warnings[0].starts_with("could not verify: container \"c0\""));
     review.context.on_undetermined = landed::config::OnUndetermined::Deny;
-    assert!(!policy.evaluate(&review).await.unwrap().allowed);
+    assert!(!evaluate(&policy, &review).await.unwrap().allowed);
 }
 
 #[tokio::test]
@@ -58,14 +62,16 @@ async fn pin_digest_patches_only_when_mutating() {
         image(0, "app:1", VerdictClass::Landed),
         image(1, "gone:1", VerdictClass::Absent),
     ];
-    let out = policy.evaluate(&input(images.clone(), true)).await.unwrap();
+    let out = evaluate(&policy, &input(images.clone(), true))
+        .await
+        .unwrap();
     let patch = serde_json::to_value(out.patch.unwrap()).unwrap();
     assert_eq!(
         patch,
         json!([{"op": "replace", "path": "/spec/containers/0/image",
                 "value": "registry.example/app:1@sha256:1111111111111111111111111111111111111111111111111111111111111111"}])
     );
-    let out = policy.evaluate(&input(images, false)).await.unwrap();
+    let out = evaluate(&policy, &input(images, false)).await.unwrap();
     assert!(out.allowed && out.patch.is_none());
 }
 
@@ -87,11 +93,11 @@ async fn allowed_registries_checks_settings_at_load_and_matches_prefixes() {
     let policy = load_builtin(&engine, "allowed-registries", settings.clone());
     let mut review = input(vec![image(0, "team/app:1", VerdictClass::Landed)], false);
     review.settings = settings.clone();
-    assert!(policy.evaluate(&review).await.unwrap().allowed);
+    assert!(evaluate(&policy, &review).await.unwrap().allowed);
     review
         .images
         .push(image(1, "other/app:1", VerdictClass::Landed));
-    let out = policy.evaluate(&review).await.unwrap();
+    let out = evaluate(&policy, &review).await.unwrap();
     assert!(!out.allowed);
     assert!(out.message.unwrap().contains("\"other/app:1\""));
 }
@@ -100,10 +106,12 @@ async fn allowed_registries_checks_settings_at_load_and_matches_prefixes() {
 async fn no_latest_tag_refuses_untagged() {
     let engine = engine();
     let policy = load_builtin(&engine, "no-latest-tag", Value::Null);
-    let out = policy
-        .evaluate(&input(vec![image(0, "app", VerdictClass::Landed)], false))
-        .await
-        .unwrap();
+    let out = evaluate(
+        &policy,
+        &input(vec![image(0, "app", VerdictClass::Landed)], false),
+    )
+    .await
+    .unwrap();
     assert!(!out.allowed);
     assert!(out.message.unwrap().contains("\"latest\""));
 }
@@ -112,16 +120,20 @@ async fn no_latest_tag_refuses_untagged() {
 async fn a_policy_written_in_wat_follows_the_same_contract() {
     let engine = engine();
     let policy = WasmPolicy::load(&engine, "wat", &wat_policy(None, ""), &Value::Null).unwrap();
-    let out = policy
-        .evaluate(&input(vec![image(0, "a:1", VerdictClass::Landed)], false))
-        .await
-        .unwrap();
+    let out = evaluate(
+        &policy,
+        &input(vec![image(0, "a:1", VerdictClass::Landed)], false),
+    )
+    .await
+    .unwrap();
     assert!(out.allowed);
     assert_eq!(out.warnings, vec!["hello from WAT".to_string()]);
-    let out = policy
-        .evaluate(&input(vec![image(0, "a:1", VerdictClass::Absent)], false))
-        .await
-        .unwrap();
+    let out = evaluate(
+        &policy,
+        &input(vec![image(0, "a:1", VerdictClass::Absent)], false),
+    )
+    .await
+    .unwrap();
     assert!(!out.allowed);
     assert_eq!(
         out.message.as_deref(),
@@ -140,11 +152,11 @@ async fn hostile(engine: &PolicyEngine, body: &str, extra: &str) -> (PolicyError
     .unwrap();
     let review = input(vec![image(0, "a:1", VerdictClass::Landed)], false);
     let started = Instant::now();
-    let err = bad.evaluate(&review).await.unwrap_err();
+    let err = evaluate(&bad, &review).await.unwrap_err();
     let took = started.elapsed();
     let good = WasmPolicy::load(engine, "good", &wat_policy(None, ""), &Value::Null).unwrap();
     assert!(
-        good.evaluate(&review).await.unwrap().allowed,
+        evaluate(&good, &review).await.unwrap().allowed,
         "good policy after {err}"
     );
     (err, took)
@@ -279,8 +291,7 @@ async fn concurrent_evaluations_are_isolated() {
             } else {
                 VerdictClass::Absent
             };
-            let out = policy
-                .evaluate(&input(vec![image(0, "a:1", verdict)], false))
+            let out = evaluate(&policy, &input(vec![image(0, "a:1", verdict)], false))
                 .await
                 .unwrap();
             assert_eq!(out.allowed, i % 2 == 0);

@@ -95,3 +95,18 @@ fn the_object_is_kept_as_text_and_parsed_on_demand() {
     let bare: Input = serde_json::from_str(r#"{"request":{},"context":{}}"#).unwrap();
     assert_eq!(bare.request.object.value(), serde_json::Value::Null);
 }
+
+/// A document of `contract/golden/`, read into `T` and written back: the same JSON as the
+/// host writes (see `webhook/src/policy/tests.rs`).
+fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(text: &str) {
+    let golden: serde_json::Value = serde_json::from_str(text).unwrap();
+    let read: T = serde_json::from_str(text).unwrap();
+    assert_eq!(serde_json::to_value(&read).unwrap(), golden);
+}
+
+#[test]
+fn the_golden_contract_documents_read_and_write_back_unchanged() {
+    round_trip::<Input>(include_str!("../../../contract/golden/input.json"));
+    round_trip::<Output>(include_str!("../../../contract/golden/output.json"));
+    round_trip::<Resolved>(include_str!("../../../contract/golden/resolved.json"));
+}

@@ -1,8 +1,10 @@
 //! The JSON a policy receives and returns, as typed Rust values.
 //!
-//! These mirror the host's `webhook/src/policy/contract.rs`; the field spellings are the
-//! contract documented in `policies/README.md`.
+//! The verdict classes (with their remedies), the image entries and the answer are the host's
+//! own types, from the contract crate; the request and the context are read here leniently.
+//! `contract/golden/` pins the JSON both sides write; `policies/README.md` documents it.
 
+pub use landed_contract::{ContainerType, Image, PatchOp, VerdictClass as Verdict};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -128,121 +130,6 @@ pub struct UserInfo {
     pub extra: Option<Value>,
 }
 
-/// Which list of the pod spec a container is in.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "camelCase")]
-pub enum ContainerType {
-    /// `containers`.
-    Container,
-    /// `initContainers`.
-    InitContainer,
-    /// `ephemeralContainers`.
-    EphemeralContainer,
-}
-
-/// What the registry said about an image (the verdict classes).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The manifest exists and its digest is known.
-    Landed,
-    /// The registry says the manifest (or a child of an index) is not there.
-    Absent,
-    /// A pinned or expected digest differs from what the tag points at now.
-    DigestMismatch,
-    /// No or bad credentials.
-    Unauthorized,
-    /// Credentials accepted but access denied.
-    Forbidden,
-    /// The registry asked us to slow down.
-    RateLimited,
-    /// 5xx, timeout, DNS, TLS or connection failure.
-    Unavailable,
-    /// The string is not a valid image reference.
-    InvalidReference,
-}
-
-impl Verdict {
-    /// The exact spelling used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Landed => "landed",
-            Self::Absent => "absent",
-            Self::DigestMismatch => "digest_mismatch",
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::RateLimited => "rate_limited",
-            Self::Unavailable => "unavailable",
-            Self::InvalidReference => "invalid_reference",
-        }
-    }
-
-    /// The registry gave a definite "no": absent, digest_mismatch, invalid_reference.
-    pub fn is_definite_failure(self) -> bool {
-        matches!(
-            self,
-            Self::Absent | Self::DigestMismatch | Self::InvalidReference
-        )
-    }
-
-    /// We could not tell: unauthorized, forbidden, rate_limited, unavailable.
-    pub fn is_undetermined(self) -> bool {
-        matches!(
-            self,
-            Self::Unauthorized | Self::Forbidden | Self::RateLimited | Self::Unavailable
-        )
-    }
-
-    /// What a user can do about this verdict, for deny and warning messages.
-    pub fn remedy(self) -> &'static str {
-        match self {
-            Self::Landed => "nothing to do",
-            Self::Absent => "push the image again and check that the manifest upload succeeded (`landed check IMAGE`)",
-            Self::DigestMismatch => "the tag moved: pin the digest the tag points at now, or push the expected image again",
-            Self::Unauthorized => "give landed pull credentials for this registry (imagePullSecrets, docker config or Workload Identity)",
-            Self::Forbidden => "grant landed read access to this repository (on GAR: roles/artifactregistry.reader), or check that it exists",
-            Self::RateLimited => "the registry is rate limiting; retry later",
-            Self::Unavailable => "the registry could not be reached in time; retry later",
-            Self::InvalidReference => "fix the image reference",
-        }
-    }
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One image with where it was found and what the registry said.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Image {
-    /// Path of the image field, e.g. `spec.template.spec.initContainers[0].image`.
-    pub path: String,
-    /// Container name.
-    #[serde(default)]
-    pub container: String,
-    /// Which container list.
-    pub container_type: ContainerType,
-    /// The reference as written in the object.
-    pub reference: String,
-    /// The normalized reference (absent when invalid).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub normalized: Option<String>,
-    /// The verdict class.
-    pub verdict: Verdict,
-    /// The resolved manifest digest, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    /// Evidence for the verdict.
-    #[serde(default)]
-    pub detail: String,
-    /// Whether the verdict is a stale cached answer.
-    #[serde(default)]
-    pub stale: bool,
-}
-
 /// The effective mode (informational: the host applies it).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -282,85 +169,8 @@ pub struct Context {
     pub mutating: bool,
 }
 
-/// One RFC 6902 JSON Patch operation.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub enum PatchOp {
-    /// Add a value.
-    Add {
-        /// JSON pointer.
-        path: String,
-        /// The value.
-        value: Value,
-    },
-    /// Remove a value.
-    Remove {
-        /// JSON pointer.
-        path: String,
-    },
-    /// Replace a value.
-    Replace {
-        /// JSON pointer.
-        path: String,
-        /// The new value.
-        value: Value,
-    },
-    /// Check a value (the patch fails if it differs).
-    Test {
-        /// JSON pointer.
-        path: String,
-        /// The expected value.
-        value: Value,
-    },
-}
-
-/// A policy's answer.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Output {
-    /// Whether the policy allows the object.
-    pub allowed: bool,
-    /// Why it is denied (user-facing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Warnings for the client, allowed or not.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    /// JSON Patch, applied on `/mutate` only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patch: Option<Vec<PatchOp>>,
-}
-
-impl Output {
-    /// An allow with no remarks.
-    pub fn allow() -> Self {
-        Self {
-            allowed: true,
-            ..Self::default()
-        }
-    }
-
-    /// A denial with a user-facing message.
-    pub fn deny(message: impl Into<String>) -> Self {
-        Self {
-            allowed: false,
-            message: Some(message.into()),
-            ..Self::default()
-        }
-    }
-
-    /// Adds a warning.
-    pub fn with_warning(mut self, warning: impl Into<String>) -> Self {
-        self.warnings.push(warning.into());
-        self
-    }
-
-    /// Sets the JSON Patch (ignored unless the request is mutating).
-    pub fn with_patch(mut self, patch: Vec<PatchOp>) -> Self {
-        self.patch = (!patch.is_empty()).then_some(patch);
-        self
-    }
-}
+/// A policy's answer: allow, deny with a message, warn, patch.
+pub type Output = landed_contract::Output<Vec<PatchOp>>;
 
 /// A verdict answered by the host's `resolve-image`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

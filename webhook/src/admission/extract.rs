@@ -20,17 +20,6 @@ pub struct FoundImage {
     pub image: String,
 }
 
-impl ContainerType {
-    /// The pod spec field holding this list.
-    pub fn field(self) -> &'static str {
-        match self {
-            Self::Container => "containers",
-            Self::InitContainer => "initContainers",
-            Self::EphemeralContainer => "ephemeralContainers",
-        }
-    }
-}
-
 /// The images of an object's pod spec and who looks them up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodImages {

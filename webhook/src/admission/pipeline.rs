@@ -288,10 +288,7 @@ async fn run_policies(
     for loaded in policies {
         let name = loaded.policy.name();
         let mode = loaded.mode.unwrap_or(mode);
-        let answer = loaded
-            .policy
-            .evaluate_prepared(&prepared, &loaded.settings)
-            .await;
+        let answer = loaded.policy.evaluate(&prepared, &loaded.settings).await;
         match answer {
             Ok(output) => {
                 evaluation.warnings.extend(output.warnings);

@@ -17,7 +17,7 @@ use wasmtime::component::types::{ComponentItem, Type};
 
 use crate::mode::OnUndetermined;
 use crate::policy::{
-    Policy, PolicyEngine, PolicyLimits, ResolveAccess, WasmPolicy, HOST_INTERFACE,
+    Policy, PolicyEngine, PolicyLimits, PreparedInput, ResolveAccess, WasmPolicy, HOST_INTERFACE,
 };
 use crate::resolve::TableResolver;
 use input::InputOptions;
@@ -173,7 +173,7 @@ async fn run_one(
         on_undetermined: ctx.deny_undetermined.then_some(OnUndetermined::Deny),
         verdicts: verdicts.clone(),
     };
-    let input = input::policy_input(input::read_value(request)?, &options)?;
+    let (input, lookup) = input::review_input(input::read_value(request)?, &options)?;
     let mut table = TableResolver::new();
     for image in &input.images {
         if let Some(normalized) = &image.normalized {
@@ -192,7 +192,9 @@ async fn run_one(
         resolver: Arc::new(table),
         budget: Duration::from_secs(3),
     });
-    let output = policy.evaluate(&input).await?;
+    let output = policy
+        .evaluate(&PreparedInput::with_lookup(&input, lookup), &input.settings)
+        .await?;
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -213,14 +215,14 @@ async fn bench(
     let compile = Instant::now();
     let policy = load(&engine, wasm, Some(&settings))?;
     let compile = compile.elapsed();
-    let json = serde_json::to_string(&input)?;
-    let images = input.images.clone();
     let samples = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Duration>> {
+        // Encoded once, as in a review; each call splices in the settings.
+        let prepared = PreparedInput::with_lookup(&input, Default::default());
         let mut samples = Vec::new();
         let started = Instant::now();
         while started.elapsed() < duration || samples.len() < 10 {
             let call = Instant::now();
-            policy.evaluate_json(&json, Default::default(), images.clone())?;
+            policy.evaluate_blocking(&prepared, &input.settings)?;
             samples.push(call.elapsed());
         }
         Ok(samples)

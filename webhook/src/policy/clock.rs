@@ -1,6 +1,7 @@
 //! The guest's share of a call's deadline. Wall-clock time spent running guest code counts;
 //! time inside a host call (`resolve-image` waiting on a registry) does not. The budget is
-//! charged at every host call, so no number of host calls can refill it.
+//! charged at every host call and whenever the store's epoch deadline comes, so no number of
+//! host calls can refill it.
 
 use std::time::{Duration, Instant};
 
@@ -42,9 +43,12 @@ impl GuestClock {
         self.left
     }
 
-    /// The epoch deadline for what is left: whole ticks, rounded down, at least one.
-    pub fn ticks_left(&self) -> u64 {
-        ticks(self.left)
+    /// Charges the guest for the time since it last resumed and lets it run on: the whole
+    /// epoch ticks left, or `None` when less than one is (its deadline has come).
+    pub fn lap(&mut self) -> Option<u64> {
+        self.pause();
+        let whole = self.left.as_micros() / EPOCH_TICK.as_micros();
+        (whole > 0).then(|| u64::try_from(whole).unwrap_or(u64::MAX))
     }
 }
 
@@ -77,7 +81,16 @@ mod tests {
         clock.resume();
         std::thread::sleep(Duration::from_millis(12));
         assert!(!clock.pause(), "spent after 36 ms of guest time");
-        assert_eq!(clock.ticks_left(), 1);
+        assert_eq!(clock.lap(), None);
+    }
+
+    #[test]
+    fn a_lap_grants_the_whole_ticks_left() {
+        let mut clock = GuestClock::start(Duration::from_millis(500));
+        let ticks = clock.lap().unwrap_or_default();
+        assert!((99..=100).contains(&ticks), "{ticks}");
+        let mut short = GuestClock::start(Duration::from_millis(4));
+        assert_eq!(short.lap(), None, "less than one tick left");
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The JSON a policy receives and returns (documented for authors in policies/README.md).
+//! What the guest SDK reads the same way comes from the contract crate; the request and the
+//! context are the host's own (k8s types, text kept as sent, pre-encoded parts), pinned
+//! against the SDK by `contract/golden/`.
 
 use k8s_openapi::api::authentication::v1::UserInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub use landed_contract::{ContainerType, Image as ImageInput};
+
 use crate::mode::{Mode, OnUndetermined};
-use crate::verdict::VerdictClass;
 
 /// Everything a policy sees about one review.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -158,45 +162,6 @@ impl PartialEq for ObjectText {
     }
 }
 
-/// Which list of the pod spec a container is in.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "camelCase")]
-pub enum ContainerType {
-    /// `containers`.
-    Container,
-    /// `initContainers`.
-    InitContainer,
-    /// `ephemeralContainers`.
-    EphemeralContainer,
-}
-
-/// One image with where it was found and what the registry said.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "camelCase")]
-pub struct ImageInput {
-    /// JSON path of the image field, e.g. `spec.template.spec.initContainers[0].image`.
-    pub path: String,
-    /// Container name.
-    pub container: String,
-    /// Which container list.
-    pub container_type: ContainerType,
-    /// The reference as written in the object.
-    pub reference: String,
-    /// The normalized reference (absent when invalid).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub normalized: Option<String>,
-    /// The verdict class.
-    pub verdict: VerdictClass,
-    /// The resolved manifest digest, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    /// Evidence for the verdict.
-    pub detail: String,
-    /// Whether the verdict is a stale cached answer.
-    #[serde(default)]
-    pub stale: bool,
-}
-
 /// How the host will use the answer.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "camelCase")]
@@ -209,29 +174,5 @@ pub struct PolicyContext {
     pub mutating: bool,
 }
 
-/// A policy's answer.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PolicyOutput {
-    /// Whether the policy allows the object.
-    pub allowed: bool,
-    /// Why it is denied (user-facing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Warnings for the client, allowed or not.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    /// RFC 6902 JSON Patch, used on `/mutate` only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub patch: Option<json_patch::Patch>,
-}
-
-impl PolicyOutput {
-    /// An allow with no remarks.
-    pub fn allow() -> Self {
-        Self {
-            allowed: true,
-            ..Self::default()
-        }
-    }
-}
+/// A policy's answer, its patch read as any RFC 6902 patch.
+pub type PolicyOutput = landed_contract::Output<json_patch::Patch>;

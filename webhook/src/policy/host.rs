@@ -1,15 +1,16 @@
 //! What a guest's store holds and what the host offers it: resource limits and the
-//! `resolve-image` import, whose calls are counted, charged to the guest's clock, and bounded
-//! by the review's lookup deadline. Every other import (the WASI interfaces a wasip2 guest links
-//! against: filesystem, clocks, environment, random, stdio) is defined as a trap, so a
-//! guest gets no filesystem, network, clock or environment.
+//! `resolve-image` import (its trait and linking generated from `policies/wit/landed.wit`),
+//! whose calls are counted, charged to the guest's clock, and bounded by the review's lookup
+//! deadline. Every other import (the WASI interfaces a wasip2 guest links against:
+//! filesystem, clocks, environment, random, stdio) is defined as a trap, so a guest gets no
+//! filesystem, network, clock or environment.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use wasmtime::component::{Component, Linker, WasmStr};
-use wasmtime::{ResourceLimiter, StoreContextMut, Trap};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{ResourceLimiter, Trap, UpdateDeadline};
 
 use super::clock::GuestClock;
 use super::engine::PolicyLimits;
@@ -19,7 +20,22 @@ use crate::image::Reference;
 use crate::resolve::{LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
 
-/// The WIT interface the host implements.
+mod bindings {
+    // Only the host's imports are generated: the exports are called through typed views
+    // that read the answer in place (see `wasm`), and generated export calls hold `unsafe`
+    // blocks, which this crate forbids.
+    wasmtime::component::bindgen!({
+        path: "../policies/wit",
+        interfaces: "import landed:policy/host@0.1.0;",
+        // `resolve-image` traps past the call cap or when the guest's time is spent.
+        imports: { default: trappable },
+    });
+}
+
+use bindings::landed::policy::host as wit;
+
+/// The WIT interface the host implements, as `landed policy inspect` names it (a test holds
+/// it to the generated bindings).
 pub const HOST_INTERFACE: &str = "landed:policy/host@0.1.0";
 
 /// How `resolve-image` answers: a resolver plus the time it may take.
@@ -125,10 +141,35 @@ impl HostState {
         Ok(())
     }
 
-    /// The guest resumes: its epoch deadline is what it had left, nothing more.
-    fn leave_host(&mut self) -> u64 {
+    /// The store's epoch deadline came. Host calls moved it without refilling the guest's
+    /// budget (time in the host is not the guest's), so the guest runs on for the whole
+    /// ticks it has left and stops when less than one is.
+    pub fn epoch_deadline(&mut self) -> UpdateDeadline {
+        match self.clock.lap() {
+            Some(ticks) => UpdateDeadline::Continue(ticks),
+            None => UpdateDeadline::Interrupt,
+        }
+    }
+}
+
+impl wit::Host for HostState {
+    // The bindings lift the reference out of the guest before this runs: a copy bounded by
+    // the guest's memory cap, its time charged to the guest's clock by `enter_host`.
+    fn resolve_image(&mut self, reference: String) -> wasmtime::Result<String> {
+        self.enter_host()?;
+        let json = if reference.len() > MAX_REFERENCE_BYTES {
+            let len = reference.len();
+            let detail = format!("a reference of {len} bytes is longer than any valid one");
+            answer(
+                "",
+                None,
+                Verdict::new(VerdictClass::InvalidReference, detail),
+            )
+        } else {
+            resolve_image(self, &reference)
+        };
         self.clock.resume();
-        self.clock.ticks_left()
+        Ok(json)
     }
 }
 
@@ -215,43 +256,67 @@ fn resolve_image(state: &mut HostState, reference: &str) -> String {
     answer(reference, normalized, verdict)
 }
 
-/// The reference a guest passes, read from its memory only when it is short enough to be
-/// valid (so a guest cannot make the host copy its whole memory per call).
-fn reference_text(
-    store: &StoreContextMut<'_, HostState>,
-    reference: &WasmStr,
-) -> wasmtime::Result<Result<String, usize>> {
-    let text = reference.to_str(store)?;
-    Ok(match text.len() {
-        len if len > MAX_REFERENCE_BYTES => Err(len),
-        _ => Ok(text.into_owned()),
-    })
-}
-
 /// A linker offering `resolve-image` and trapping on every other import of `component`.
 pub fn linker(
     engine: &wasmtime::Engine,
     component: &Component,
 ) -> wasmtime::Result<Linker<HostState>> {
-    let mut linker = Linker::new(engine);
-    linker.instance(HOST_INTERFACE)?.func_wrap(
-        "resolve-image",
-        |mut store: StoreContextMut<'_, HostState>, (reference,): (WasmStr,)| {
-            store.data_mut().enter_host()?;
-            let json = match reference_text(&store, &reference)? {
-                Ok(reference) => resolve_image(store.data_mut(), &reference),
-                Err(len) => {
-                    let detail = format!("a reference of {len} bytes is longer than any valid one");
-                    let verdict = Verdict::new(VerdictClass::InvalidReference, detail);
-                    answer("", None, verdict)
-                }
-            };
-            // Time in the host is not the guest's: it gets back what it had left, no more.
-            let ticks = store.data_mut().leave_host();
-            store.set_epoch_deadline(ticks);
-            Ok((json,))
-        },
-    )?;
+    let mut linker = host_linker(engine)?;
     linker.define_unknown_imports_as_traps(component)?;
     Ok(linker)
+}
+
+/// A linker offering the host interface only.
+fn host_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wit::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+    Ok(linker)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> wasmtime::Engine {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        wasmtime::Engine::new(&config).unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    fn importing(interface: &str) -> Vec<u8> {
+        let wat = format!(
+            r#"(component (import "{interface}" (instance
+                (export "resolve-image" (func (param "reference" string) (result string))))))"#
+        );
+        wat::parse_str(wat).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn resolve_image_answers_in_the_golden_shape() {
+        let text = include_str!("../../../contract/golden/resolved.json");
+        let golden: serde_json::Value =
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        let evidence = serde_json::json!({"class": golden["verdict"], "digest": golden["digest"],
+            "detail": golden["detail"], "stale": golden["stale"]});
+        let verdict: Verdict = serde_json::from_value(evidence).unwrap_or_else(|e| panic!("{e}"));
+        let reference = golden["reference"].as_str().unwrap_or_default();
+        let normalized = golden["normalized"].as_str().map(str::to_owned);
+        let json = answer(reference, normalized, verdict);
+        let written: serde_json::Value =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written, golden);
+    }
+
+    #[test]
+    fn the_generated_bindings_provide_the_named_host_interface() {
+        let engine = engine();
+        let linker = host_linker(&engine).unwrap_or_else(|e| panic!("{e:#}"));
+        let ours = Component::new(&engine, importing(HOST_INTERFACE));
+        let ours = ours.unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(linker.instantiate_pre(&ours).is_ok());
+        // Without the traps, any other name is left undefined.
+        let other = Component::new(&engine, importing("landed:policy/host@0.2.0"));
+        let other = other.unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(linker.instantiate_pre(&other).is_err());
+    }
 }

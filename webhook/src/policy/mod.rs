@@ -100,24 +100,13 @@ pub trait Policy: Send + Sync {
     /// The policy's name, as in config and messages.
     fn name(&self) -> &str;
 
-    /// Evaluates one review.
+    /// Evaluates one review with this policy's `settings`. The input is shared by every
+    /// policy of the review, each part encoded at most once (see [`PreparedInput`]).
     fn evaluate<'a>(
         &'a self,
-        input: &'a PolicyInput,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>>;
-
-    /// Evaluates one review whose input every policy of the review shares ([`PreparedInput`],
-    /// each part encoded at most once), with this policy's `settings`. Policies that do not
-    /// read JSON keep the default: [`Policy::evaluate`] on a copy of the input with `settings`.
-    fn evaluate_prepared<'a>(
-        &'a self,
-        prepared: &'a PreparedInput<'_>,
+        input: &'a PreparedInput<'_>,
         settings: &'a serde_json::Value,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        let mut input = prepared.input().clone();
-        input.settings = settings.clone();
-        Box::pin(async move { self.evaluate(&input).await })
-    }
+    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>>;
 }
 
 /// A policy with the settings that govern how its answer is used.

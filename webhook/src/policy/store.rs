@@ -6,7 +6,7 @@ use arc_swap::ArcSwap;
 use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Policy, PolicyError, PolicyInput, PolicyOutput, PolicySet, PreparedInput};
+use super::{Policy, PolicyError, PolicyOutput, PolicySet, PreparedInput};
 
 /// Load state of one configured policy, shown on `/readyz`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -111,14 +111,7 @@ impl Policy for NotLoaded {
 
     fn evaluate<'a>(
         &'a self,
-        _input: &'a PolicyInput,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        self.fail()
-    }
-
-    fn evaluate_prepared<'a>(
-        &'a self,
-        _prepared: &'a PreparedInput<'_>,
+        _input: &'a PreparedInput<'_>,
         _settings: &'a serde_json::Value,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
         self.fail()

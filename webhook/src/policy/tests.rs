@@ -164,3 +164,30 @@ fn built_ins_read_images_and_others_the_whole_request() {
     let bad = serde_saphyr::from_str::<PolicyConfig>("{name: x, path: m.wasm, input: object}");
     assert!(bad.is_err(), "an unknown input scope is refused");
 }
+
+/// A document of `contract/golden/`: the text, and its JSON.
+fn golden(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("golden file: {e}"))
+}
+
+#[test]
+fn the_golden_input_reads_and_writes_back_unchanged() {
+    let text = include_str!("../../../contract/golden/input.json");
+    let input: PolicyInput = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+    let written = serde_json::to_value(&input).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, golden(text));
+    // What a guest is handed: the review's shared encoding, spliced.
+    let prepared = PreparedInput::with_lookup(&input, Default::default());
+    let handed = prepared
+        .json(&input.settings)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(golden(&handed), golden(text));
+}
+
+#[test]
+fn the_golden_output_reads_and_writes_back_unchanged() {
+    let text = include_str!("../../../contract/golden/output.json");
+    let output = parse_output("p", text, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+    let written = serde_json::to_value(&output).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, golden(text));
+}

@@ -2,7 +2,7 @@
 //! are tested in policy_*.
 
 use futures::future::BoxFuture;
-use landed::policy::{Policy, PolicyError, PolicyInput, PolicyOutput};
+use landed::policy::{Policy, PolicyError, PolicyOutput, PreparedInput};
 use landed::verdict::VerdictClass;
 
 /// Policy double: denies every image that did not land, naming container, path and verdict.
@@ -15,8 +15,10 @@ impl Policy for DenyUnlanded {
     }
     fn evaluate<'a>(
         &'a self,
-        input: &'a PolicyInput,
+        input: &'a PreparedInput<'_>,
+        _settings: &'a serde_json::Value,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
+        let input = input.input();
         let bad: Vec<String> = input
             .images
             .iter()

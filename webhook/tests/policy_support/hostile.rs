@@ -122,3 +122,53 @@ pub fn output_of(bytes: u32) -> String {
          (i32.const 64)"
     )
 }
+
+/// A policy asking `resolve-image` about a reference of `bytes` letters (placed at 64 KiB):
+/// it allows when the host's answer contains `expected`, and denies otherwise.
+pub fn resolve_image_of_length(bytes: u32, expected: &str) -> Vec<u8> {
+    let allow = r#"{"allowed":true}"#;
+    let deny = r#"{"allowed":false,"message":"unexpected answer"}"#;
+    let pages = bytes / 65536 + 2;
+    let text = format!(
+        r#"(component
+  (import "landed:policy/host@0.1.0" (instance $h
+    (export "resolve-image" (func (param "reference" string) (result string)))))
+  (alias export $h "resolve-image" (func $resolve_image))
+  (core module $mem
+    (memory (export "memory") 1)
+    (global $heap (mut i32) (i32.const 4096))
+    {realloc})
+  (core instance $mi (instantiate $mem))
+  (core func $resolve (canon lower (func $resolve_image)
+    (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
+  (core module $m
+    (import "mem" "memory" (memory 1))
+    (import "host" "resolve-image" (func $resolve (param i32 i32 i32)))
+    (data (i32.const 128) "{allow}")
+    (data (i32.const 256) "{deny}")
+    (data (i32.const 512) "{expected}")
+    {contains}
+    (func (export "validate") (param i32 i32) (result i32)
+      (drop (memory.grow (i32.const {pages})))
+      (memory.fill (i32.const 65536) (i32.const 97) (i32.const {bytes}))
+      (call $resolve (i32.const 65536) (i32.const {bytes}) (i32.const 32))
+      (if (call $contains (i32.load (i32.const 32)) (i32.load (i32.const 36)) (i32.const 512) (i32.const {expected_len}))
+        (then (i32.store (i32.const 64) (i32.const 128)) (i32.store (i32.const 68) (i32.const {allow_len})))
+        (else (i32.store (i32.const 64) (i32.const 256)) (i32.store (i32.const 68) (i32.const {deny_len}))))
+      (i32.const 64)))
+  (core instance $i (instantiate $m
+    (with "mem" (instance $mi))
+    (with "host" (instance (export "resolve-image" (func $resolve))))))
+  (func (export "validate") (param "input" string) (result string)
+    (canon lift (core func $i "validate") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc")))))"#,
+        realloc = WAT_REALLOC,
+        contains = WAT_CONTAINS,
+        allow = wat_data(allow),
+        deny = wat_data(deny),
+        expected = wat_data(expected),
+        expected_len = expected.len(),
+        allow_len = allow.len(),
+        deny_len = deny.len(),
+    );
+    wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}\n{text}"))
+}

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use landed::config::{Mode, OnUndetermined};
 use landed::policy::{
-    builtin_file, policy_dir, ContainerType, ImageInput, PolicyContext, PolicyEngine, PolicyInput,
-    PolicyLimits, RequestInfo,
+    builtin_file, policy_dir, ContainerType, ImageInput, Policy, PolicyContext, PolicyEngine,
+    PolicyError, PolicyInput, PolicyLimits, PolicyOutput, PreparedInput, RequestInfo,
 };
 use landed::verdict::VerdictClass;
 
@@ -72,6 +72,16 @@ pub fn input(images: Vec<ImageInput>, mutating: bool) -> PolicyInput {
             mutating,
         },
     }
+}
+
+/// Evaluates `review` with its own settings, as the only policy of a review.
+pub async fn evaluate(
+    policy: &dyn Policy,
+    review: &PolicyInput,
+) -> Result<PolicyOutput, PolicyError> {
+    policy
+        .evaluate(&PreparedInput::new(review), &review.settings)
+        .await
 }
 
 /// Escapes bytes for a WAT data string.

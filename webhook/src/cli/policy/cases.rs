@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::input::{self, InputOptions};
 use crate::mode::OnUndetermined;
-use crate::policy::{Policy, WasmPolicy};
+use crate::policy::{Policy, PreparedInput, WasmPolicy};
 
 /// A case file.
 #[derive(Debug, Deserialize)]
@@ -132,8 +132,12 @@ async fn run_case(policy: &WasmPolicy, case: &Case, base: &Path) -> anyhow::Resu
         on_undetermined: case.on_undetermined,
         verdicts: case.verdicts.clone(),
     };
-    let input = input::policy_input(load_input(raw, base)?, &options)?;
-    let output = match (policy.evaluate(&input).await, &expect.error) {
+    let (input, lookup) = input::review_input(load_input(raw, base)?, &options)?;
+    let prepared = PreparedInput::with_lookup(&input, lookup);
+    let output = match (
+        policy.evaluate(&prepared, &input.settings).await,
+        &expect.error,
+    ) {
         (Err(e), Some(want)) if e.to_string().contains(want.as_str()) => return Ok(()),
         (Err(e), _) => anyhow::bail!("policy error: {e}"),
         (Ok(out), Some(want)) => anyhow::bail!(

@@ -11,8 +11,7 @@ use crate::policy::host::{HostError, HostState, ReviewLookups};
 use crate::policy::limiter::LimitError;
 use crate::policy::output::parse_output;
 use crate::policy::prepared::PreparedInput;
-use crate::policy::{ImageInput, Policy, PolicyError, PolicyInput, PolicyOutput};
-use crate::resolve::LookupContext;
+use crate::policy::{Policy, PolicyError, PolicyOutput};
 
 impl WasmPolicy {
     /// A store for one call: its limiter, its guest clock and first epoch deadline, fuel.
@@ -24,7 +23,7 @@ impl WasmPolicy {
         let mut store = Store::new(c.engine.wasmtime(), state);
         store.limiter(|s| s.limiter());
         store.set_epoch_deadline(limits.deadline_ticks());
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|mut store| Ok(store.data_mut().epoch_deadline()));
         if let Some(fuel) = limits.fuel {
             // Only fails when fuel is disabled in the engine, which `limits.fuel` enables.
             let _ = store.set_fuel(fuel);
@@ -32,20 +31,16 @@ impl WasmPolicy {
         store
     }
 
-    /// Evaluates on the current thread (blocking; the async [`Policy::evaluate`] runs this
-    /// on tokio's blocking pool). Lookups get a fresh budget.
-    pub fn evaluate_blocking(&self, input: &PolicyInput) -> Result<PolicyOutput, PolicyError> {
-        self.evaluate_prepared_blocking(&PreparedInput::new(input), &input.settings)
-    }
-
-    /// Evaluates an input encoded once for the whole review, with this policy's settings.
-    pub fn evaluate_prepared_blocking(
+    /// Evaluates on the current thread (blocking), for callers off the runtime (benchmarks,
+    /// `landed policy bench`): the async [`Policy::evaluate`] runs the same call. Lookups
+    /// end at the input's deadline, or get a fresh budget without one.
+    pub fn evaluate_blocking(
         &self,
-        prepared: &PreparedInput<'_>,
+        input: &PreparedInput<'_>,
         settings: &serde_json::Value,
     ) -> Result<PolicyOutput, PolicyError> {
-        let json = self.input_json(prepared, settings)?;
-        self.evaluate_shared(&json, prepared.lookups(), false)
+        let json = self.input_json(input, settings)?;
+        self.run(&json, input.lookups(), false)
     }
 
     /// The input this policy reads, from the review's shared encoding.
@@ -59,23 +54,9 @@ impl WasmPolicy {
             .map_err(|e| self.unencodable(e))
     }
 
-    /// Evaluates an input already encoded as JSON (outside a review: lookups get a fresh
-    /// budget).
-    pub fn evaluate_json(
-        &self,
-        input_json: &str,
-        lookup: LookupContext,
-        images: Vec<ImageInput>,
-    ) -> Result<PolicyOutput, PolicyError> {
-        let scope = ReviewLookups {
-            context: lookup.into(),
-            images: images.into(),
-            deadline: None,
-        };
-        self.evaluate_shared(input_json, scope, false)
-    }
-
-    fn evaluate_shared(
+    /// The call itself: a fresh store and instance, `validate` on the encoded input, and the
+    /// answer checked against the contract.
+    fn run(
         &self,
         input_json: &str,
         scope: ReviewLookups,
@@ -170,17 +151,10 @@ impl Policy for WasmPolicy {
 
     fn evaluate<'a>(
         &'a self,
-        input: &'a PolicyInput,
-    ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        Box::pin(async move { self.call(&PreparedInput::new(input), &input.settings).await })
-    }
-
-    fn evaluate_prepared<'a>(
-        &'a self,
-        prepared: &'a PreparedInput<'_>,
+        input: &'a PreparedInput<'_>,
         settings: &'a serde_json::Value,
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
-        Box::pin(self.call(prepared, settings))
+        Box::pin(self.call(input, settings))
     }
 }
 
@@ -216,14 +190,14 @@ impl WasmPolicy {
         let on_worker = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
         let result = if on_worker {
-            let result = self.evaluate_shared(&json, scope, true);
+            let result = self.run(&json, scope, true);
             // Nothing above awaited: count the call against the task's cooperative budget so a
             // task evaluating in a loop still lets the worker's other tasks and timers run.
             tokio::task::consume_budget().await;
             result
         } else {
             let (policy, json) = (self.clone(), json.clone());
-            tokio::task::spawn_blocking(move || policy.evaluate_shared(&json, scope, false))
+            tokio::task::spawn_blocking(move || policy.run(&json, scope, false))
                 .await
                 .unwrap_or_else(|e| {
                     Err(PolicyError::Failed {

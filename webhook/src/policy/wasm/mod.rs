@@ -226,3 +226,15 @@ impl WasmPolicy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_exports_checked_are_the_ones_the_wit_declares() {
+        // The exports are looked up by hand (see `ValidateFn`): their types come from here.
+        let wit = include_str!("../../../../policies/wit/landed.wit");
+        for signature in [super::VALIDATE_SIG, super::SETTINGS_SIG] {
+            assert!(wit.contains(&format!("export {signature};")), "{signature}");
+        }
+    }
+}
