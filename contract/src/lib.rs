@@ -9,9 +9,11 @@
 //! and both sides' tests read it back.
 
 mod image;
+mod mode;
 mod output;
 mod verdict;
 
 pub use image::{ContainerType, Image};
+pub use mode::{Mode, OnUndetermined};
 pub use output::{Output, PatchOp};
 pub use verdict::VerdictClass;

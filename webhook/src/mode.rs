@@ -1,42 +1,10 @@
 //! The words every step shares about what to do with a decision: the namespace's [`Mode`]
-//! and what an undetermined verdict means ([`OnUndetermined`]).
+//! and what an undetermined verdict means ([`OnUndetermined`]), both part of the policy
+//! contract, and their per-namespace override.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-/// What the webhook does with a denial.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Mode {
-    /// Deny what the policies deny.
-    #[default]
-    Enforce,
-    /// Allow, turning each denial into a warning for the client.
-    Warn,
-    /// Allow silently and never mutate; record what would have been denied.
-    Audit,
-}
-
-impl Mode {
-    /// The spelling used in config, logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enforce => "enforce",
-            Self::Warn => "warn",
-            Self::Audit => "audit",
-        }
-    }
-}
-
-/// What to do with an image whose verdict is undetermined (auth, outage, rate limit).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum OnUndetermined {
-    /// Allow with a warning naming the image and the verdict.
-    #[default]
-    Allow,
-    /// Deny as if the image were absent.
-    Deny,
-}
+pub use landed_contract::{Mode, OnUndetermined};
 
 /// Overrides for one namespace (`namespaces.<name>` in landed.yaml).
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

@@ -4,7 +4,9 @@
 //! own types, from the contract crate; the request and the context are read here leniently.
 //! `contract/golden/` pins the JSON both sides write; `policies/README.md` documents it.
 
-pub use landed_contract::{ContainerType, Image, PatchOp, VerdictClass as Verdict};
+pub use landed_contract::{
+    ContainerType, Image, Mode, OnUndetermined, PatchOp, VerdictClass as Verdict,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -128,30 +130,6 @@ pub struct UserInfo {
     /// Extra attributes from the authenticator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra: Option<Value>,
-}
-
-/// The effective mode (informational: the host applies it).
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum Mode {
-    /// Denials deny.
-    #[default]
-    Enforce,
-    /// Denials become warnings.
-    Warn,
-    /// Denials are only recorded.
-    Audit,
-}
-
-/// What to do with undetermined verdicts.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum OnUndetermined {
-    /// Allow with a warning.
-    #[default]
-    Allow,
-    /// Deny.
-    Deny,
 }
 
 /// How the host will use the answer.
