@@ -47,6 +47,9 @@ fuzz_target!(|data: &[u8]| {
     // The object's text is kept as sent; as a value it may nest past serde_json's recursion
     // limit outside the pod spec (skipped unread by the pipeline), then no path is walked.
     let value: Option<Value> = serde_json::from_str(object.json().get()).ok();
+    if let Some(value) = &value {
+        check_complete(value, found.prefix, &images);
+    }
     for image in &images {
         if let Some(value) = &value {
             check_path(value, image);
@@ -66,6 +69,20 @@ fuzz_target!(|data: &[u8]| {
         "changed images are a subset of the object's"
     );
 });
+
+/// Every container of the three lists under `prefix` is found, none twice: the lean decoder
+/// skips the rest of the spec, never a container.
+fn check_complete(object: &Value, prefix: &str, images: &[FoundImage]) {
+    let spec = prefix.split('.').fold(object, |at, field| &at[field]);
+    for list in ["initContainers", "containers", "ephemeralContainers"] {
+        let written = spec[list].as_array().map_or(0, Vec::len);
+        let found = images
+            .iter()
+            .filter(|i| i.container_type.field() == list)
+            .count();
+        assert_eq!(found, written, "{prefix}.{list}");
+    }
+}
 
 /// Follows `image.path` (`a.b.list[3].image`) in the object and checks that it leads to the
 /// named container's image field.

@@ -1,7 +1,6 @@
 //! The breakglass annotation: who may use it, which policies it skips, and what a use (or a
 //! refused attempt) leaves behind in the log.
 
-use kube::core::Resource;
 use serde::Deserialize;
 use tracing::warn;
 
@@ -99,12 +98,8 @@ impl BreakglassConfig {
         if !self.enabled {
             return None;
         }
-        let reason = object
-            .meta()
-            .annotations
-            .as_ref()?
-            .get(&self.annotation)?
-            .trim();
+        let reason = object.annotation(&self.annotation)?;
+        let reason = reason.trim();
         if reason.is_empty() {
             return None;
         }

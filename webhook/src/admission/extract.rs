@@ -1,11 +1,9 @@
 //! Every image of a pod spec, with the JSON path that points at it, and who looks them up:
 //! the one extraction path of the webhook, the audit scan and the author kit.
 
-use k8s_openapi::api::core::v1::PodSpec;
-
 use crate::policy::ContainerType;
 use crate::resolve::LookupContext;
-use crate::workload::{DecodeError, ObjectJson, WorkloadKind};
+use crate::workload::{ContainerView, DecodeError, ObjectJson, PodSpecView, WorkloadKind};
 
 /// One image field found in an object.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,31 +42,23 @@ pub fn pod_images(
 }
 
 /// All images of `spec` in order: init containers, containers, ephemeral containers.
-pub fn images(prefix: &str, spec: &PodSpec) -> Vec<FoundImage> {
-    let init = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .map(|c| (&c.name, &c.image));
-    let regular = spec.containers.iter().map(|c| (&c.name, &c.image));
-    let ephemeral = spec
-        .ephemeral_containers
-        .iter()
-        .flatten()
-        .map(|c| (&c.name, &c.image));
-    let mut found = Vec::new();
-    let lists: [(ContainerType, Box<dyn Iterator<Item = _>>); 3] = [
-        (ContainerType::InitContainer, Box::new(init)),
-        (ContainerType::Container, Box::new(regular)),
-        (ContainerType::EphemeralContainer, Box::new(ephemeral)),
+pub fn images(prefix: &str, spec: &PodSpecView<'_>) -> Vec<FoundImage> {
+    let lists: [(ContainerType, &mut dyn Iterator<Item = &ContainerView<'_>>); 3] = [
+        (ContainerType::InitContainer, &mut spec.init_containers()),
+        (ContainerType::Container, &mut spec.containers()),
+        (
+            ContainerType::EphemeralContainer,
+            &mut spec.ephemeral_containers(),
+        ),
     ];
+    let mut found = Vec::new();
     for (container_type, list) in lists {
-        for (index, (name, image)) in list.enumerate() {
+        for (index, container) in list.enumerate() {
             found.push(FoundImage {
                 path: format!("{prefix}.{}[{index}].image", container_type.field()),
-                container: name.clone(),
+                container: container.name().to_owned(),
                 container_type,
-                image: image.clone().unwrap_or_default(),
+                image: container.image().to_owned(),
             });
         }
     }
@@ -77,20 +67,11 @@ pub fn images(prefix: &str, spec: &PodSpec) -> Vec<FoundImage> {
 
 /// The context a pod spec's images are looked up with: its pull secrets and its service
 /// account (`default` when unset, as the API server would fill it in).
-pub fn lookup_context(namespace: Option<String>, spec: &PodSpec) -> LookupContext {
+pub fn lookup_context(namespace: Option<String>, spec: &PodSpecView<'_>) -> LookupContext {
     LookupContext {
         namespace,
-        pull_secrets: spec
-            .image_pull_secrets
-            .iter()
-            .flatten()
-            .map(|s| s.name.clone())
-            .collect(),
-        service_account: Some(
-            spec.service_account_name
-                .clone()
-                .unwrap_or_else(|| "default".to_owned()),
-        ),
+        pull_secrets: spec.pull_secrets().map(str::to_owned).collect(),
+        service_account: Some(spec.service_account_name().unwrap_or("default").to_owned()),
     }
 }
 
@@ -110,9 +91,10 @@ pub fn changed(new: Vec<FoundImage>, old: &[FoundImage]) -> Vec<FoundImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
-    fn spec(json: serde_json::Value) -> PodSpec {
-        serde_json::from_value(json).expect("valid pod spec")
+    fn spec(json: serde_json::Value) -> PodSpecView<'static> {
+        PodSpecView::deserialize(json).expect("valid pod spec")
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! Kubernetes vocabulary shared by every step: the kinds that carry a pod spec, and where
 //! that spec lives in each (one arm per kind, dispatched on group and kind).
 
-use k8s_openapi::api::core::v1::PodSpec;
+mod spec;
+
 use kube::core::GroupVersionKind;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+
+use spec::Map;
+pub use spec::{ContainerView, PodSpecView, Text};
 
 /// The kinds whose pod templates landed reviews.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,11 +43,11 @@ pub struct DecodeError {
 
 /// A pod spec found in an object, with the JSON path prefix that leads to it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FoundSpec {
+pub struct FoundSpec<'a> {
     /// Path of the pod spec, e.g. `spec.template.spec`.
     pub prefix: &'static str,
     /// The spec (None when the object has no template, e.g. an RC without one).
-    pub spec: Option<PodSpec>,
+    pub spec: Option<PodSpecView<'a>>,
 }
 
 impl WorkloadKind {
@@ -112,82 +115,93 @@ impl WorkloadKind {
         }
     }
 
-    /// Decodes the part of `object` that leads to its pod spec and returns the spec with
-    /// the path leading to it.
-    pub fn pod_spec(self, object: &(impl ObjectJson + ?Sized)) -> Result<FoundSpec, DecodeError> {
+    /// Decodes the part of `object` that leads to its pod spec and returns what landed
+    /// reads of the spec, with the path leading to it.
+    pub fn pod_spec<'a>(
+        self,
+        object: &'a (impl ObjectJson + ?Sized),
+    ) -> Result<FoundSpec<'a>, DecodeError> {
         const TEMPLATE: &str = "spec.template.spec";
-        let templated = |kind| -> Result<_, DecodeError> {
-            Ok(decode::<Spec<Template>>(kind, object)?
-                .spec
-                .and_then(|s| s.template)
-                .and_then(|t| t.spec))
-        };
         let (prefix, spec) = match self {
-            Self::Pod => ("spec", decode::<Spec<PodSpec>>(self, object)?.spec),
+            Self::Pod => (
+                "spec",
+                decode::<Spec<PodSpecView>>(self, object)?.into_inner(),
+            ),
             Self::Deployment
             | Self::StatefulSet
             | Self::DaemonSet
             | Self::ReplicaSet
             | Self::ReplicationController
-            | Self::Job => (TEMPLATE, templated(self)?),
+            | Self::Job => (
+                TEMPLATE,
+                decode::<Spec<Template>>(self, object)?
+                    .into_inner()
+                    .and_then(|s| s.template?.0.into_inner()),
+            ),
             Self::CronJob => (
                 "spec.jobTemplate.spec.template.spec",
                 decode::<Spec<JobTemplate>>(self, object)?
-                    .spec
-                    .and_then(|s| s.job_template)
-                    .and_then(|j| j.spec)
-                    .and_then(|s| s.template)
-                    .and_then(|t| t.spec),
+                    .into_inner()
+                    .and_then(|s| s.job_template?.0.into_inner())
+                    .and_then(|s| s.template?.0.into_inner()),
             ),
         };
         Ok(FoundSpec { prefix, spec })
     }
 }
 
-// Only the path to the pod spec is decoded, as the typed PodSpec: metadata (a real object's
-// managedFields can be most of it) and status are skipped unread.
+// Only the path to the pod spec is decoded: metadata (a real object's managedFields can be
+// most of it) and status are skipped unread, and so is all of the spec but what landed reads.
 
 /// `{spec: T}` of an object or template.
 #[derive(Deserialize)]
 struct Spec<T> {
-    spec: Option<T>,
+    spec: Option<Map<T>>,
+}
+
+impl<T> Spec<T> {
+    fn into_inner(self) -> Option<T> {
+        self.spec.map(|m| m.0)
+    }
 }
 
 /// The `spec` of a kind with a pod template: `{template: {spec: PodSpec}}`.
 #[derive(Deserialize)]
-struct Template {
-    template: Option<Spec<PodSpec>>,
+struct Template<'a> {
+    #[serde(borrow)]
+    template: Option<Map<Spec<PodSpecView<'a>>>>,
 }
 
 /// A CronJob's `spec`: `{jobTemplate: {spec: {template: {spec: PodSpec}}}}`.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct JobTemplate {
-    job_template: Option<Spec<Template>>,
+struct JobTemplate<'a> {
+    #[serde(borrow)]
+    job_template: Option<Map<Spec<Template<'a>>>>,
 }
 
 /// An object's JSON, as a review carries it (text) or as the audit lists it (a value).
 pub trait ObjectJson {
-    /// Decodes `T` from it, skipping what `T` does not name.
-    fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error>;
+    /// Decodes `T` from it, skipping what `T` does not name and borrowing what it can.
+    fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error>;
 }
 
 impl ObjectJson for serde_json::Value {
-    fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+    fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
         // From the borrowed Value: no copy of the whole object.
         T::deserialize(self)
     }
 }
 
 impl ObjectJson for serde_json::value::RawValue {
-    fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+    fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
         serde_json::from_str(self.get())
     }
 }
 
-fn decode<T: DeserializeOwned>(
+fn decode<'a, T: Deserialize<'a>>(
     kind: WorkloadKind,
-    object: &(impl ObjectJson + ?Sized),
+    object: &'a (impl ObjectJson + ?Sized),
 ) -> Result<T, DecodeError> {
     object.decode().map_err(|source| DecodeError {
         kind: kind.kind(),
@@ -231,7 +245,12 @@ mod tests {
         let found = WorkloadKind::CronJob.pod_spec(&object).expect("decodes");
         assert_eq!(found.prefix, "spec.jobTemplate.spec.template.spec");
         assert_eq!(
-            found.spec.expect("spec").containers[0].image.as_deref(),
+            found
+                .spec
+                .expect("spec")
+                .containers()
+                .next()
+                .map(|c| c.image()),
             Some("busybox")
         );
     }
@@ -246,7 +265,15 @@ mod tests {
         });
         let found = WorkloadKind::Deployment.pod_spec(&object).expect("decodes");
         assert_eq!(found.prefix, "spec.template.spec");
-        assert_eq!(found.spec.expect("spec").containers[0].name, "a");
+        assert_eq!(
+            found
+                .spec
+                .expect("spec")
+                .containers()
+                .next()
+                .map(|c| c.name()),
+            Some("a")
+        );
         let bare = serde_json::json!({"spec": {"replicas": 1}});
         let found = WorkloadKind::ReplicaSet.pod_spec(&bare).expect("decodes");
         assert!(found.spec.is_none(), "no template, no pod spec");
