@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod cold;
+pub mod corpus;
 pub mod floor;
 pub mod memory;
 pub mod report;
