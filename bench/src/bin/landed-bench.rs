@@ -35,10 +35,10 @@ struct Args {
     /// Seconds per measured wrk round (default 15; smoke 2).
     #[arg(long)]
     duration: Option<u64>,
-    /// Seconds of untimed load on each server first (default 5; smoke 1).
+    /// Seconds of untimed load on each server before each review's rounds (default 5; smoke 1).
     #[arg(long)]
     warmup: Option<u64>,
-    /// Measured rounds per server, alternating (default 2; smoke 1).
+    /// Measured rounds per server and review, alternating the servers (default 2; smoke 1).
     #[arg(long)]
     rounds: Option<u32>,
     /// Concurrent connections (wrk -c).
@@ -59,9 +59,9 @@ struct Args {
     policy_input: Option<PolicyInput>,
     /// Reviews of the corpus (bench/data/) the warm phase sends, each measured in turn:
     /// landed, the kube floor and the serde_json::Value floor alternate on it (`all`: every
-    /// one). The default is the Pod a ReplicaSet creates, the review an API server sends most
-    /// (every replica, every rollout and reschedule) and the one #27's targets are judged on;
-    /// pod-small, with nothing to skip, flatters the figure.
+    /// one). The default is the Pod a ReplicaSet creates, the review a webhook on Pods gets
+    /// most (one per replica, on every rollout, scale-up and reschedule) and the one #27's
+    /// targets are judged on; pod-small, with nothing to skip, flatters the figure.
     #[arg(
         long,
         value_enum,
