@@ -1,12 +1,15 @@
-//! The floor: the least a kube-rs validating webhook can do. It decodes the AdmissionReview
-//! with `kube::core::admission` types and answers "allowed" with the request's uid, over the
-//! same stack as `landed serve` (axum on rustls with ring, TLS 1.2/1.3, ALPN h2 and http/1.1).
+//! The floors: servers that answer "allowed" with the request's uid over the same stack as
+//! `landed serve` (axum on rustls with ring, TLS 1.2/1.3, ALPN h2 and http/1.1). `kube` is the
+//! least a kube-rs validating webhook does: it decodes the review with `kube::core::admission`
+//! types. `value` is the lower bound for TLS + HTTP + JSON: it parses the body into a
+//! `serde_json::Value` and echoes the uid.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,15 +19,66 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview
 use kube::core::DynamicObject;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::{json, Value};
+
+/// How a floor reads the review.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Decode {
+    /// Into kube's `AdmissionReview<DynamicObject>`, answered with kube's response type.
+    #[default]
+    Kube,
+    /// Into a `serde_json::Value`; the answer is the uid in a minimal allowed response.
+    Value,
+}
+
+impl Decode {
+    /// How the report names the floor.
+    pub fn floor_name(self) -> &'static str {
+        match self {
+            Decode::Kube => "floor-kube",
+            Decode::Value => "floor-value",
+        }
+    }
+
+    /// As `--decode` spells it.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Decode::Kube => "kube",
+            Decode::Value => "value",
+        }
+    }
+}
 
 /// `POST /validate` and `GET /healthz`.
-pub fn router() -> Router {
+pub fn router(decode: Decode) -> Router {
+    let validate = match decode {
+        Decode::Kube => post(validate_kube),
+        Decode::Value => post(validate_value),
+    };
     Router::new()
-        .route("/validate", post(validate))
+        .route("/validate", validate)
         .route("/healthz", get(|| async { "ok" }))
 }
 
-async fn validate(Json(review): Json<AdmissionReview<DynamicObject>>) -> Response {
+async fn validate_value(body: Bytes) -> Response {
+    // serde_json itself: axum's `Json` extractor goes through serde_path_to_error, which
+    // allocates a path segment per key (most of a floor's CPU on a 13 KB review).
+    let review: Value = match serde_json::from_slice(&body) {
+        Ok(review) => review,
+        Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    };
+    match review.pointer("/request/uid").and_then(Value::as_str) {
+        Some(uid) => Json(json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {"uid": uid, "allowed": true},
+        }))
+        .into_response(),
+        None => (StatusCode::BAD_REQUEST, "no request.uid").into_response(),
+    }
+}
+
+async fn validate_kube(Json(review): Json<AdmissionReview<DynamicObject>>) -> Response {
     let request: Result<AdmissionRequest<DynamicObject>, _> = review.try_into();
     match request {
         Ok(request) => Json(AdmissionResponse::from(&request).into_review()).into_response(),
@@ -50,10 +104,10 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
 }
 
 /// Serves the floor on `listen` until the process is killed.
-pub async fn serve(listen: SocketAddr, cert: &Path, key: &Path) -> Result<()> {
+pub async fn serve(listen: SocketAddr, cert: &Path, key: &Path, decode: Decode) -> Result<()> {
     let tls = RustlsConfig::from_config(Arc::new(tls_config(cert, key)?));
     axum_server::bind_rustls(listen, tls)
-        .serve(router().into_make_service())
+        .serve(router(decode).into_make_service())
         .await
         .with_context(|| format!("serving on {listen}"))
 }

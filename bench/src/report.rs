@@ -1,17 +1,19 @@
-//! The printed summary: figures per phase, then each target of issue #8 with PASS or FAIL.
+//! The printed summary: figures per phase, then each target of issues #8 and #27 with PASS or
+//! FAIL.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::cold::ColdResult;
 use crate::memory::MemoryResult;
-use crate::warm::{ServerFigures, WarmOptions, WarmResult};
+use crate::warm::{WarmOptions, WarmResult};
+use crate::warm_report;
 
 /// One target and whether this run met it.
 #[derive(Clone, Debug)]
 pub struct Verdict {
     /// What the target says.
-    pub target: &'static str,
+    pub target: String,
     /// The measured figure, as printed.
     pub figure: String,
     /// Met or not.
@@ -33,51 +35,12 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-fn us_as_ms(us: f64) -> String {
-    format!("{:.2} ms", us / 1e3)
-}
-
-fn row(out: &mut String, name: &str, f: &ServerFigures) {
-    let _ = writeln!(
-        out,
-        "  {name:<8} {:>10.0} {:>10} {:>10} {:>7.1} MiB {:>7.1} MiB {:>8}",
-        f.measured.throughput,
-        us_as_ms(f.measured.p50_us),
-        us_as_ms(f.measured.p99_us),
-        f.idle.rss_mib(),
-        f.loaded.rss_mib(),
-        f.measured.errors,
-    );
-}
-
 impl Report {
     /// The figures as text.
     pub fn figures(&self) -> String {
         let mut out = String::new();
         if let Some((options, warm)) = &self.warm {
-            let _ = writeln!(
-                out,
-                "Warm: Pod with 3 images ({}), policies require-landed + no-latest-tag (input: {}), TLS, \
-                 wrk -t{} -c{}, {} × {} s per server, alternating",
-                warm.images.join(", "),
-                options.policy_input.unwrap_or("images, their default"),
-                options.load.threads,
-                options.load.connections,
-                options.rounds,
-                options.load.duration.as_secs()
-            );
-            let _ = writeln!(
-                out,
-                "  {:<8} {:>10} {:>10} {:>10} {:>11} {:>11} {:>8}",
-                "server", "req/s", "p50", "p99", "RSS idle", "RSS loaded", "errors"
-            );
-            row(&mut out, "landed", &warm.landed);
-            row(&mut out, "floor", &warm.floor);
-            let _ = writeln!(
-                out,
-                "  landed/floor throughput: {:.1} %",
-                warm.ratio() * 100.0
-            );
+            warm_report::figures(&mut out, options, warm);
         }
         if let Some(cold) = &self.cold {
             let b = &cold.batch;
@@ -157,41 +120,25 @@ impl Report {
     /// Each target this run measured.
     pub fn verdicts(&self) -> Vec<Verdict> {
         let mut verdicts = Vec::new();
-        if let Some((_, warm)) = &self.warm {
-            verdicts.push(Verdict {
-                target: "warm throughput >= 60 % of the floor",
-                figure: format!("{:.1} %", warm.ratio() * 100.0),
-                passed: warm.ratio() >= 0.60,
-            });
-            verdicts.push(Verdict {
-                target: "warm p99 <= 2 ms",
-                figure: us_as_ms(warm.landed.measured.p99_us),
-                passed: warm.landed.measured.p99_us <= 2000.0,
-            });
-            verdicts.push(Verdict {
-                target: "no failed warm requests",
-                figure: format!(
-                    "{} landed, {} floor",
-                    warm.landed.measured.errors, warm.floor.measured.errors
-                ),
-                passed: warm.landed.measured.errors == 0 && warm.floor.measured.errors == 0,
-            });
+        if let Some((options, warm)) = &self.warm {
+            verdicts.extend(warm_report::verdicts(options, warm));
         }
         if let Some(cold) = &self.cold {
             let authorized = cold.manifest_total() - cold.manifest_challenges();
             verdicts.push(Verdict {
                 target:
-                    "cold: exactly 1 manifest request (+ at most 1 unauthenticated 401 challenge)",
+                    "cold: exactly 1 manifest request (+ at most 1 unauthenticated 401 challenge)"
+                        .to_owned(),
                 figure: format!("{authorized} + {} challenge", cold.manifest_challenges()),
                 passed: authorized == 1 && cold.manifest_challenges() <= 1,
             });
             verdicts.push(Verdict {
-                target: "cold: <= 1 token request per (registry, scope)",
+                target: "cold: <= 1 token request per (registry, scope)".to_owned(),
                 figure: format!("at most {} per scope", cold.max_tokens_per_scope()),
                 passed: cold.max_tokens_per_scope() <= 1,
             });
             verdicts.push(Verdict {
-                target: "cold: every review allowed",
+                target: "cold: every review allowed".to_owned(),
                 figure: format!(
                     "{} of {}",
                     cold.batch.allowed,
@@ -202,12 +149,12 @@ impl Report {
         }
         if let Some(m) = &self.memory {
             verdicts.push(Verdict {
-                target: "RSS idle <= 40 MiB",
+                target: "RSS idle <= 40 MiB".to_owned(),
                 figure: format!("{:.1} MiB", m.idle.rss_mib()),
                 passed: m.idle.rss_kib <= 40 * 1024,
             });
             verdicts.push(Verdict {
-                target: "RSS <= 80 MiB holding the entries under load",
+                target: "RSS <= 80 MiB holding the entries under load".to_owned(),
                 figure: format!(
                     "{:.1} MiB peak, {} entries",
                     m.load_peak_rss_kib as f64 / 1024.0,
@@ -216,7 +163,7 @@ impl Report {
                 passed: m.load_peak_rss_kib <= 80 * 1024,
             });
             verdicts.push(Verdict {
-                target: "every entry still cached in the second pass",
+                target: "every entry still cached in the second pass".to_owned(),
                 figure: format!("{} manifest requests", m.load_registry_requests),
                 passed: m.load_registry_requests == 0,
             });

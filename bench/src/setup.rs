@@ -16,6 +16,7 @@ use landed_e2e::{Landed, LandedConfig, Registry, RegistryEntry, RegistryOptions}
 use tempfile::TempDir;
 
 use crate::client::ReviewClient;
+use crate::floor::Decode;
 
 /// How long the token server's tokens live (landed reuses one until shortly before).
 pub const TOKEN_LIFETIME_SECS: u64 = 600;
@@ -126,10 +127,10 @@ impl World {
         })
     }
 
-    /// The floor server on the same certificate.
-    pub fn start_floor(&self) -> Result<FloorProcess> {
+    /// A floor server reading reviews as `decode` says, on the same certificate.
+    pub fn start_floor(&self, decode: Decode) -> Result<FloorProcess> {
         let binary = sibling_binary("LANDED_FLOOR_BIN", "landed-floor")?;
-        FloorProcess::start(&binary, &self.cert, &self.key, &self.client()?)
+        FloorProcess::start(&binary, &self.cert, &self.key, decode, &self.client()?)
     }
 }
 
@@ -174,8 +175,15 @@ pub struct FloorProcess {
 }
 
 impl FloorProcess {
-    /// Starts `binary` serving `cert`/`key` on a free port; waits until `client` sees it healthy.
-    pub fn start(binary: &Path, cert: &Path, key: &Path, client: &ReviewClient) -> Result<Self> {
+    /// Starts `binary` serving `cert`/`key` on a free port, reading reviews as `decode` says;
+    /// waits until `client` sees it healthy.
+    pub fn start(
+        binary: &Path,
+        cert: &Path,
+        key: &Path,
+        decode: Decode,
+        client: &ReviewClient,
+    ) -> Result<Self> {
         let port = free_port()?;
         let child = Command::new(binary)
             .arg("--listen")
@@ -184,6 +192,8 @@ impl FloorProcess {
             .arg(cert)
             .arg("--key")
             .arg(key)
+            .arg("--decode")
+            .arg(decode.arg())
             .stdin(Stdio::null())
             .spawn()
             .context("starting landed-floor")?;

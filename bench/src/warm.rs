@@ -1,12 +1,17 @@
-//! Warm path, side by side: `landed serve` (cache warm, two built-in policies) and the floor
-//! server, driven by wrk with the same Pod review (three images), the same concurrency and the
-//! same duration, alternating in one run.
+//! Warm path, side by side: `landed serve` (cache warm, two built-in policies) and the two
+//! floor servers (kube's admission types; a `serde_json::Value`), driven by wrk with the same
+//! corpus review, the same concurrency and the same duration, alternating in one run. Each
+//! server's CPU time (from `/proc`) over its measured rounds gives its CPU per review.
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
-use landed_e2e::review::PodReview;
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
 
+use crate::client::ReviewClient;
+use crate::corpus::Review;
+use crate::cpu::cpu_time;
+use crate::floor::Decode;
 use crate::rss::{self, Memory};
 use crate::setup::World;
 use crate::wrk::{self, Load, Measured};
@@ -32,110 +37,230 @@ pub fn warm_policies(input: Option<&str>) -> String {
 pub struct WarmOptions {
     /// wrk threads, connections and the duration of each measured round.
     pub load: Load,
-    /// Untimed load on each server first (connections, caches, allocator, CPU clocks).
+    /// Untimed load on each server first, per review (connections, caches, allocator, clocks).
     pub warmup: Duration,
-    /// Measured rounds per server, alternating floor and landed.
+    /// Measured rounds per server and review, alternating the servers.
     pub rounds: u32,
     /// `input:` of both policies (`None`: the built-ins' own, `images`).
     pub policy_input: Option<&'static str>,
 }
 
-/// One server's figures.
+/// A server of the comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    /// `landed serve`.
+    Landed,
+    /// A floor server.
+    Floor(Decode),
+}
+
+impl Server {
+    /// In the order each round drives them.
+    pub const ALL: [Server; 3] = [
+        Server::Floor(Decode::Value),
+        Server::Floor(Decode::Kube),
+        Server::Landed,
+    ];
+
+    /// How the report names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Server::Landed => "landed",
+            Server::Floor(decode) => decode.floor_name(),
+        }
+    }
+}
+
+/// One server's figures for one review.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ServerFigures {
     /// Throughput and latency over all rounds.
     pub measured: Measured,
+    /// The server's CPU time (utime + stime) over its measured rounds.
+    pub cpu: Duration,
     /// Memory after start, before any review.
     pub idle: Memory,
-    /// Memory after the load.
+    /// Memory after this review's load.
     pub loaded: Memory,
 }
 
-/// Both servers' figures.
-#[derive(Clone, Debug)]
-pub struct WarmResult {
-    /// `landed serve`.
-    pub landed: ServerFigures,
-    /// The floor server.
-    pub floor: ServerFigures,
-    /// The images of the reviewed Pod.
-    pub images: Vec<String>,
-}
-
-impl WarmResult {
-    /// landed's throughput as a fraction of the floor's.
-    pub fn ratio(&self) -> f64 {
-        self.landed.measured.throughput / self.floor.measured.throughput.max(1e-9)
+impl ServerFigures {
+    /// Server CPU per answered review, in microseconds.
+    pub fn cpu_per_review_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.measured.requests.max(1) as f64
     }
 }
 
-/// Runs the comparison.
-pub fn run(world: &World, options: WarmOptions) -> Result<WarmResult> {
-    let images: Vec<String> = ["api", "worker", "sidecar"]
-        .iter()
-        .map(|repo| {
-            Ok(world
-                .registry
-                .push_image(&format!("bench/{repo}"), "v1")?
-                .by_tag())
-        })
-        .collect::<Result<_>>()?;
-    let landed = world.start_landed(&warm_policies(options.policy_input))?;
-    let floor = world.start_floor()?;
-    // Let both settle after start (lazy statics, runtime threads) before reading idle memory.
-    std::thread::sleep(Duration::from_secs(1));
-    let mut landed_figures = ServerFigures {
-        idle: rss::memory(landed.pid())?,
-        ..ServerFigures::default()
-    };
-    let mut floor_figures = ServerFigures {
-        idle: rss::memory(floor.pid())?,
-        ..ServerFigures::default()
-    };
+/// The three servers' figures for one review.
+#[derive(Clone, Debug)]
+pub struct ReviewResult {
+    /// The corpus review.
+    pub review: Review,
+    /// Its body's size as sent.
+    pub bytes: usize,
+    /// `landed serve`.
+    pub landed: ServerFigures,
+    /// The floor decoding with kube's types.
+    pub floor_kube: ServerFigures,
+    /// The floor parsing a `serde_json::Value`.
+    pub floor_value: ServerFigures,
+}
 
-    let review = ["api", "worker", "sidecar"]
+impl ReviewResult {
+    /// The figures of the floor that reads reviews as `decode` says.
+    pub fn floor(&self, decode: Decode) -> &ServerFigures {
+        match decode {
+            Decode::Kube => &self.floor_kube,
+            Decode::Value => &self.floor_value,
+        }
+    }
+
+    /// The figures of `server`.
+    pub fn server(&self, server: Server) -> &ServerFigures {
+        match server {
+            Server::Landed => &self.landed,
+            Server::Floor(decode) => self.floor(decode),
+        }
+    }
+
+    /// landed's throughput as a fraction of the floor's.
+    pub fn ratio(&self, decode: Decode) -> f64 {
+        self.landed.measured.throughput / self.floor(decode).measured.throughput.max(1e-9)
+    }
+
+    /// landed's CPU per review as a multiple of the floor's.
+    pub fn cpu_ratio(&self, decode: Decode) -> f64 {
+        self.landed.cpu_per_review_us() / self.floor(decode).cpu_per_review_us().max(1e-9)
+    }
+
+    /// landed's p99 as a multiple of the floor's.
+    pub fn p99_ratio(&self, decode: Decode) -> f64 {
+        self.landed.measured.p99_us / self.floor(decode).measured.p99_us.max(1e-9)
+    }
+}
+
+/// Every measured review's figures, in the order measured.
+#[derive(Clone, Debug)]
+pub struct WarmResult {
+    /// One entry per review.
+    pub reviews: Vec<ReviewResult>,
+}
+
+/// A started server: where it listens and its process.
+struct Running {
+    server: Server,
+    url: String,
+    pid: u32,
+    idle: Memory,
+}
+
+/// Pushes the reviews' images, starts the three servers and measures each review in turn.
+pub fn run(world: &World, options: WarmOptions, reviews: &[Review]) -> Result<WarmResult> {
+    let mut pushed = Vec::new();
+    for (repo, tag) in reviews.iter().flat_map(|r| r.images()) {
+        if !pushed.contains(&(repo, tag)) {
+            world
+                .registry
+                .push_image(repo, tag)
+                .with_context(|| format!("pushing {repo}:{tag}"))?;
+            pushed.push((repo, tag));
+        }
+    }
+    let landed = world.start_landed(&warm_policies(options.policy_input))?;
+    let floor_value = world.start_floor(Decode::Value)?;
+    let floor_kube = world.start_floor(Decode::Kube)?;
+    // Let each settle after start (lazy statics, runtime threads) before reading idle memory.
+    std::thread::sleep(Duration::from_secs(1));
+    let servers = Server::ALL
         .iter()
-        .zip(&images)
-        .fold(PodReview::new("shop")?, |pod, (name, image)| {
-            pod.container(name, image)
+        .map(|&server| {
+            let (url, pid) = match server {
+                Server::Landed => (landed.url(), landed.pid()),
+                Server::Floor(Decode::Value) => (floor_value.url(), floor_value.pid()),
+                Server::Floor(Decode::Kube) => (floor_kube.url(), floor_kube.pid()),
+            };
+            Ok(Running {
+                server,
+                url,
+                pid,
+                idle: rss::memory(pid)?,
+            })
         })
-        .to_json();
-    let body = world.dir().join("review.json");
-    std::fs::write(&body, serde_json::to_vec(&review)?)?;
+        .collect::<Result<Vec<_>>>()?;
     let client = world.client()?;
-    for (name, url) in [("landed", landed.url()), ("floor", floor.url())] {
-        let answer = client.review_once(&url, &review)?;
+    let results = reviews
+        .iter()
+        .map(|&review| measure(world, &client, review, &servers, options))
+        .collect::<Result<_>>()?;
+    Ok(WarmResult { reviews: results })
+}
+
+/// Checks that every server allows `review` cleanly, then warms each up and measures them in
+/// alternating rounds.
+fn measure(
+    world: &World,
+    client: &ReviewClient,
+    review: Review,
+    servers: &[Running],
+    options: WarmOptions,
+) -> Result<ReviewResult> {
+    let name = review.name();
+    let body = review.body(&world.registry.host());
+    let json: Value = serde_json::from_str(&body).with_context(|| format!("parsing {name}"))?;
+    for s in servers {
+        let answer = client.review_once(&s.url, &json)?;
         if !answer.allowed {
-            bail!("{name} did not allow the review of three landed images");
+            bail!(
+                "{} did not allow {name}, whose images all landed",
+                s.server.name()
+            );
         }
         // A warning means an image did not verify: the run would measure the wrong path.
         if answer.warned {
-            bail!("{name} answered the review of three landed images with warnings");
+            bail!("{} answered {name} with warnings", s.server.name());
         }
     }
-
-    let script = wrk::write_script(world.dir(), &body, "/validate")?;
+    let dir = world.dir().join(name);
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("review.json");
+    std::fs::write(&path, &body)?;
+    let script = wrk::write_script(&dir, &path, "/validate")?;
     let warmup = Load {
         duration: options.warmup,
         ..options.load
     };
-    for url in [floor.url(), landed.url()] {
-        wrk::run(&url, &script, warmup)?;
+    for s in servers {
+        wrk::run(&s.url, &script, warmup)?;
     }
-    let (mut floor_rounds, mut landed_rounds) = (Vec::new(), Vec::new());
+    let mut rounds: Vec<Vec<(Measured, Duration)>> = servers.iter().map(|_| Vec::new()).collect();
     for _ in 0..options.rounds.max(1) {
-        floor_rounds.push(wrk::run(&floor.url(), &script, options.load)?);
-        landed_rounds.push(wrk::run(&landed.url(), &script, options.load)?);
+        for (s, measured) in servers.iter().zip(&mut rounds) {
+            let before = cpu_time(s.pid)?;
+            let m = wrk::run(&s.url, &script, options.load)?;
+            measured.push((m, cpu_time(s.pid)?.saturating_sub(before)));
+        }
     }
-    floor_figures.measured = combine(&floor_rounds);
-    landed_figures.measured = combine(&landed_rounds);
-    floor_figures.loaded = rss::memory(floor.pid())?;
-    landed_figures.loaded = rss::memory(landed.pid())?;
-    Ok(WarmResult {
-        landed: landed_figures,
-        floor: floor_figures,
-        images,
-    })
+    let mut result = ReviewResult {
+        review,
+        bytes: body.len(),
+        landed: ServerFigures::default(),
+        floor_kube: ServerFigures::default(),
+        floor_value: ServerFigures::default(),
+    };
+    for (s, measured) in servers.iter().zip(&rounds) {
+        let figures = ServerFigures {
+            measured: combine(&measured.iter().map(|(m, _)| *m).collect::<Vec<_>>()),
+            cpu: measured.iter().map(|(_, cpu)| *cpu).sum(),
+            idle: s.idle,
+            loaded: rss::memory(s.pid)?,
+        };
+        match s.server {
+            Server::Landed => result.landed = figures,
+            Server::Floor(Decode::Kube) => result.floor_kube = figures,
+            Server::Floor(Decode::Value) => result.floor_value = figures,
+        }
+    }
+    Ok(result)
 }
 
 /// Rounds of equal length: throughput and p50 averaged, p99 the worst round's.

@@ -1,9 +1,10 @@
-//! The floor server answers as a minimal kube-rs webhook does: allowed, with the request's
-//! uid, over TLS; and refuses what is not an AdmissionReview.
+//! The floor servers answer as a minimal webhook does: allowed, with the request's uid, over
+//! TLS; and refuse what is not an AdmissionReview (kube's types) or has no uid (a Value).
 
 use std::path::Path;
 
 use landed_bench::client::ReviewClient;
+use landed_bench::floor::Decode;
 use landed_bench::setup::FloorProcess;
 use landed_e2e::pki::Ca;
 use landed_e2e::review::PodReview;
@@ -11,7 +12,16 @@ use landed_e2e::runtime::block_on;
 use landed_e2e::server::SERVING_NAMES;
 
 #[test]
-fn floor_allows_every_review_echoing_its_uid_and_refuses_garbage() {
+fn kube_floor_allows_every_review_echoing_its_uid_and_refuses_garbage() {
+    floor_allows_every_review_echoing_its_uid_and_refuses_garbage(Decode::Kube);
+}
+
+#[test]
+fn value_floor_allows_every_review_echoing_its_uid_and_refuses_garbage() {
+    floor_allows_every_review_echoing_its_uid_and_refuses_garbage(Decode::Value);
+}
+
+fn floor_allows_every_review_echoing_its_uid_and_refuses_garbage(decode: Decode) {
     let ca = Ca::new("floor test CA").expect("ca");
     let served = ca.server_cert(&SERVING_NAMES).expect("cert");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -23,6 +33,7 @@ fn floor_allows_every_review_echoing_its_uid_and_refuses_garbage() {
         Path::new(env!("CARGO_BIN_EXE_landed-floor")),
         &cert,
         &key,
+        decode,
         &client,
     )
     .expect("floor");

@@ -1,4 +1,5 @@
-//! Image extraction per kind: AdmissionReview bytes → decode → pod spec → images with paths.
+//! Image extraction per kind: AdmissionReview bytes → decode → pod spec → images with paths;
+//! and the same for the load bench's corpus of reviews as the API server sends them.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use landed::admission::{decode, extract};
@@ -28,6 +29,23 @@ fn images(body: &[u8]) -> Vec<extract::FoundImage> {
     extract::images(found.prefix, found.spec.as_ref().expect("spec"))
 }
 
+/// The same from the objects' text, as the pipeline reads it: for an UPDATE the old object's
+/// images too (to compare). Returns how many images were found.
+fn corpus_images(body: &[u8]) -> usize {
+    let req = decode(body).expect("corpus review decodes");
+    let kind = WorkloadKind::from_gvk(&req.kind).expect("handled kind");
+    let namespace = req.namespace.as_deref();
+    [req.object.as_ref(), req.old_object.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|object| {
+            extract::pod_images(kind, namespace, object.json())
+                .expect("pod spec decodes")
+                .map_or(0, |found| found.images.len())
+        })
+        .sum()
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("extract");
     for name in FIXTURES {
@@ -35,6 +53,13 @@ fn bench(c: &mut Criterion) {
         assert!(!images(&body).is_empty(), "{name} has images");
         let kind = name.trim_end_matches("-create.json");
         group.bench_function(kind, |b| b.iter(|| images(black_box(&body))));
+    }
+    group.finish();
+    let mut group = c.benchmark_group("extract/corpus");
+    for name in support::CORPUS {
+        let body = support::corpus(name);
+        assert!(corpus_images(&body) > 0, "{name} has images");
+        group.bench_function(name, |b| b.iter(|| corpus_images(black_box(&body))));
     }
     group.finish();
 }

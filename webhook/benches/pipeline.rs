@@ -1,6 +1,7 @@
 //! The whole review offline: AdmissionReview bytes for a Pod with 3 images → decode →
 //! extract → warm-cache resolve → the 2 default built-in policies → response bytes, through
-//! the same composition root as `landed serve` and an in-process registry on loopback.
+//! the same composition root as `landed serve` and an in-process registry on loopback; then
+//! each review of the load bench's corpus (as the API server sends them) on `/validate`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use landed::admission::{decode, Pipeline, Route};
@@ -28,6 +29,17 @@ fn bench(c: &mut Criterion) {
         let answer: serde_json::Value = serde_json::from_slice(&answer).expect("JSON");
         assert_eq!(answer["response"]["allowed"], true, "{answer}");
     }
+    let corpus: Vec<(&str, Vec<u8>)> = support::CORPUS
+        .iter()
+        .map(|&name| (name, support::corpus(name)))
+        .collect();
+    for (name, body) in &corpus {
+        let answer = rt.block_on(review(&pipeline, body, Route::Validate));
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("JSON");
+        // A warning would mean an image did not verify: the bench would time the wrong path.
+        assert_eq!(answer["response"]["allowed"], true, "{name}: {answer}");
+        assert!(answer["response"]["warnings"].is_null(), "{name}: {answer}");
+    }
     let warmed = fake.manifests();
 
     let mut group = c.benchmark_group("pipeline");
@@ -38,6 +50,14 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.to_async(&rt)
                 .iter(|| review(&pipeline, black_box(&body), endpoint))
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("pipeline/corpus");
+    for (name, body) in &corpus {
+        group.bench_function(*name, |b| {
+            b.to_async(&rt)
+                .iter(|| review(&pipeline, black_box(body), Route::Validate))
         });
     }
     group.finish();

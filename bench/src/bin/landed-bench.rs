@@ -1,9 +1,11 @@
-//! `landed-bench`: the load benchmark of issue #8 in one command (see `scripts/bench-load`).
+//! `landed-bench`: the load benchmark of issues #8 and #27 in one command (see
+//! `scripts/bench-load`).
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use landed_bench::corpus::Review;
 use landed_bench::report::Report;
 use landed_bench::setup::{sibling_binary, World};
 use landed_bench::warm::WarmOptions;
@@ -13,7 +15,7 @@ use landed_bench::{cold, memory, warm};
 /// A part of the benchmark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Phase {
-    /// landed vs the floor server, cache warm.
+    /// landed vs the two floor servers on corpus reviews, cache warm.
     Warm,
     /// Concurrent reviews of a never-seen tag: registry and token requests.
     Cold,
@@ -21,7 +23,7 @@ enum Phase {
     Memory,
 }
 
-/// Starts a real registry, `landed serve` and the floor server, and measures them.
+/// Starts a real registry, `landed serve` and the floor servers, and measures them.
 #[derive(Parser)]
 struct Args {
     /// A few seconds per phase and fewer entries (CI): figures are printed, never judged.
@@ -33,10 +35,10 @@ struct Args {
     /// Seconds per measured wrk round (default 15; smoke 2).
     #[arg(long)]
     duration: Option<u64>,
-    /// Seconds of untimed load on each server first (default 5; smoke 1).
+    /// Seconds of untimed load on each server before each review's rounds (default 5; smoke 1).
     #[arg(long)]
     warmup: Option<u64>,
-    /// Measured rounds per server, alternating (default 2; smoke 1).
+    /// Measured rounds per server and review, alternating the servers (default 2; smoke 1).
     #[arg(long)]
     rounds: Option<u32>,
     /// Concurrent connections (wrk -c).
@@ -55,6 +57,49 @@ struct Args {
     /// answers are reused for identical input; `full`: every review calls both policies).
     #[arg(long, value_enum)]
     policy_input: Option<PolicyInput>,
+    /// Reviews of the corpus (bench/data/) the warm phase sends, each measured in turn:
+    /// landed, the kube floor and the serde_json::Value floor alternate on it (`all`: every
+    /// one). The default is the Pod a ReplicaSet creates, the review a webhook on Pods gets
+    /// most (one per replica, on every rollout, scale-up and reschedule) and the one #27's
+    /// targets are judged on; pod-small, with nothing to skip, flatters the figure.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "pod-replicaset"
+    )]
+    review: Vec<ReviewArg>,
+}
+
+/// A `--review` value: one review of the corpus, or all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReviewArg {
+    /// The 1 KB Pod with 3 containers and nothing else (the review before #27).
+    PodSmall,
+    /// A Pod CREATE by the ReplicaSet controller, 13 KB, as the API server sends it.
+    PodReplicaset,
+    /// A Deployment UPDATE from `kubectl apply`: object and oldObject, one image new, 37 KB.
+    DeploymentUpdateApply,
+    /// A CronJob CREATE from `kubectl apply`, 5 KB.
+    CronjobCreate,
+    /// Every review above, in that order.
+    All,
+}
+
+/// The reviews `--review` names, in corpus order, each once.
+fn reviews(args: &[ReviewArg]) -> Vec<Review> {
+    Review::ALL
+        .into_iter()
+        .filter(|review| {
+            args.iter().any(|arg| match arg {
+                ReviewArg::All => true,
+                ReviewArg::PodSmall => *review == Review::PodSmall,
+                ReviewArg::PodReplicaset => *review == Review::PodReplicaset,
+                ReviewArg::DeploymentUpdateApply => *review == Review::DeploymentUpdateApply,
+                ReviewArg::CronjobCreate => *review == Review::CronjobCreate,
+            })
+        })
+        .collect()
 }
 
 /// What the warm phase's policies are handed.
@@ -128,7 +173,7 @@ fn run(args: &Args) -> anyhow::Result<Report> {
                         PolicyInput::Images => "images",
                     }),
                 };
-                report.warm = Some((options, warm::run(&world, options)?));
+                report.warm = Some((options, warm::run(&world, options, &reviews(&args.review))?));
             }
             Phase::Cold => {
                 let reviews = args.cold_reviews.unwrap_or(pick(args.smoke, 1000, 200));
