@@ -1,8 +1,9 @@
 //! The floors: servers that answer "allowed" with the request's uid over the same stack as
 //! `landed serve` (axum on rustls with ring, TLS 1.2/1.3, ALPN h2 and http/1.1). `kube` is the
 //! least a kube-rs validating webhook does: it decodes the review with `kube::core::admission`
-//! types. `value` is the lower bound for TLS + HTTP + JSON: it parses the body into a
-//! `serde_json::Value` and echoes the uid.
+//! types. `value` parses the body into a `serde_json::Value` and echoes the uid. `uid` is the
+//! strictest floor: it checks the body is JSON and reads only `request.uid`, skipping the rest
+//! unread (nothing allocated for it), the lower bound for TLS + HTTP + JSON.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,14 +30,21 @@ pub enum Decode {
     Kube,
     /// Into a `serde_json::Value`; the answer is the uid in a minimal allowed response.
     Value,
+    /// Only `request.uid`, everything else checked to be JSON and skipped; answered like
+    /// `value`.
+    Uid,
 }
 
 impl Decode {
+    /// Every floor, in the order the report lists them.
+    pub const ALL: [Decode; 3] = [Decode::Kube, Decode::Value, Decode::Uid];
+
     /// How the report names the floor.
     pub fn floor_name(self) -> &'static str {
         match self {
             Decode::Kube => "floor-kube",
             Decode::Value => "floor-value",
+            Decode::Uid => "floor-uid",
         }
     }
 
@@ -45,6 +53,7 @@ impl Decode {
         match self {
             Decode::Kube => "kube",
             Decode::Value => "value",
+            Decode::Uid => "uid",
         }
     }
 }
@@ -54,6 +63,7 @@ pub fn router(decode: Decode) -> Router {
     let validate = match decode {
         Decode::Kube => post(validate_kube),
         Decode::Value => post(validate_value),
+        Decode::Uid => post(validate_uid),
     };
     Router::new()
         .route("/validate", validate)
@@ -68,14 +78,43 @@ async fn validate_value(body: Bytes) -> Response {
         Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
     };
     match review.pointer("/request/uid").and_then(Value::as_str) {
-        Some(uid) => Json(json!({
-            "apiVersion": "admission.k8s.io/v1",
-            "kind": "AdmissionReview",
-            "response": {"uid": uid, "allowed": true},
-        }))
-        .into_response(),
+        Some(uid) => allowed(uid),
         None => (StatusCode::BAD_REQUEST, "no request.uid").into_response(),
     }
+}
+
+/// `{"request": {"uid": …}}` and nothing else of the review.
+#[derive(serde::Deserialize)]
+struct UidOnly<'a> {
+    #[serde(borrow)]
+    request: Option<RequestUid<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RequestUid<'a> {
+    #[serde(borrow)]
+    uid: Option<std::borrow::Cow<'a, str>>,
+}
+
+async fn validate_uid(body: Bytes) -> Response {
+    let review: UidOnly<'_> = match serde_json::from_slice(&body) {
+        Ok(review) => review,
+        Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    };
+    match review.request.and_then(|r| r.uid) {
+        Some(uid) => allowed(&uid),
+        None => (StatusCode::BAD_REQUEST, "no request.uid").into_response(),
+    }
+}
+
+/// The minimal allowed answer for `uid`.
+fn allowed(uid: &str) -> Response {
+    Json(json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {"uid": uid, "allowed": true},
+    }))
+    .into_response()
 }
 
 async fn validate_kube(Json(review): Json<AdmissionReview<DynamicObject>>) -> Response {

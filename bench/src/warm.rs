@@ -56,7 +56,8 @@ pub enum Server {
 
 impl Server {
     /// In the order each round drives them.
-    pub const ALL: [Server; 3] = [
+    pub const ALL: [Server; 4] = [
+        Server::Floor(Decode::Uid),
         Server::Floor(Decode::Value),
         Server::Floor(Decode::Kube),
         Server::Landed,
@@ -91,7 +92,7 @@ impl ServerFigures {
     }
 }
 
-/// The three servers' figures for one review.
+/// Every server's figures for one review.
 #[derive(Clone, Debug)]
 pub struct ReviewResult {
     /// The corpus review.
@@ -100,19 +101,14 @@ pub struct ReviewResult {
     pub bytes: usize,
     /// `landed serve`.
     pub landed: ServerFigures,
-    /// The floor decoding with kube's types.
-    pub floor_kube: ServerFigures,
-    /// The floor parsing a `serde_json::Value`.
-    pub floor_value: ServerFigures,
+    /// The floors, in the order of [`Decode::ALL`].
+    pub floors: [ServerFigures; 3],
 }
 
 impl ReviewResult {
     /// The figures of the floor that reads reviews as `decode` says.
     pub fn floor(&self, decode: Decode) -> &ServerFigures {
-        match decode {
-            Decode::Kube => &self.floor_kube,
-            Decode::Value => &self.floor_value,
-        }
+        &self.floors[decode as usize]
     }
 
     /// The figures of `server`.
@@ -167,8 +163,10 @@ pub fn run(world: &World, options: WarmOptions, reviews: &[Review]) -> Result<Wa
         }
     }
     let landed = world.start_landed(&warm_policies(options.policy_input))?;
-    let floor_value = world.start_floor(Decode::Value)?;
-    let floor_kube = world.start_floor(Decode::Kube)?;
+    let floors = Decode::ALL
+        .iter()
+        .map(|&decode| world.start_floor(decode))
+        .collect::<Result<Vec<_>>>()?;
     // Let each settle after start (lazy statics, runtime threads) before reading idle memory.
     std::thread::sleep(Duration::from_secs(1));
     let servers = Server::ALL
@@ -176,8 +174,10 @@ pub fn run(world: &World, options: WarmOptions, reviews: &[Review]) -> Result<Wa
         .map(|&server| {
             let (url, pid) = match server {
                 Server::Landed => (landed.url(), landed.pid()),
-                Server::Floor(Decode::Value) => (floor_value.url(), floor_value.pid()),
-                Server::Floor(Decode::Kube) => (floor_kube.url(), floor_kube.pid()),
+                Server::Floor(decode) => {
+                    let floor = &floors[decode as usize];
+                    (floor.url(), floor.pid())
+                }
             };
             Ok(Running {
                 server,
@@ -244,8 +244,7 @@ fn measure(
         review,
         bytes: body.len(),
         landed: ServerFigures::default(),
-        floor_kube: ServerFigures::default(),
-        floor_value: ServerFigures::default(),
+        floors: Default::default(),
     };
     for (s, measured) in servers.iter().zip(&rounds) {
         let figures = ServerFigures {
@@ -256,8 +255,7 @@ fn measure(
         };
         match s.server {
             Server::Landed => result.landed = figures,
-            Server::Floor(Decode::Kube) => result.floor_kube = figures,
-            Server::Floor(Decode::Value) => result.floor_value = figures,
+            Server::Floor(decode) => result.floors[decode as usize] = figures,
         }
     }
     Ok(result)

@@ -45,11 +45,8 @@ fn table(out: &mut String, r: &ReviewResult) {
         "  {:<11} {:>9} {:>9} {:>9} {:>11} {:>10} {:>11} {:>7}",
         "server", "req/s", "p50", "p99", "CPU/review", "RSS idle", "RSS loaded", "errors"
     );
-    for server in [
-        Server::Landed,
-        Server::Floor(Decode::Kube),
-        Server::Floor(Decode::Value),
-    ] {
+    let servers = std::iter::once(Server::Landed).chain(Decode::ALL.map(Server::Floor));
+    for server in servers {
         let f = r.server(server);
         let _ = writeln!(
             out,
@@ -64,7 +61,7 @@ fn table(out: &mut String, r: &ReviewResult) {
             f.measured.errors,
         );
     }
-    for decode in [Decode::Kube, Decode::Value] {
+    for decode in Decode::ALL {
         let _ = writeln!(
             out,
             "  landed / {:<12} throughput {:.1} %, CPU per review {:.2} ×, p99 {:.2} ×",
@@ -84,7 +81,7 @@ pub fn verdicts(options: &WarmOptions, warm: &WarmResult) -> Vec<Verdict> {
     let mut verdicts = Vec::new();
     for r in &warm.reviews {
         let name = r.review.name();
-        let value = &r.floor_value;
+        let value = r.floor(Decode::Value);
         let throughput = |floor: Decode, at_least: f64, suffix: &str| Verdict {
             target: format!(
                 "{name}{suffix}: throughput >= {:.0} % of {}",
@@ -136,14 +133,10 @@ pub fn verdicts(options: &WarmOptions, warm: &WarmResult) -> Vec<Verdict> {
             }
             _ => {}
         }
-        let errors: Vec<String> = [
-            Server::Landed,
-            Server::Floor(Decode::Kube),
-            Server::Floor(Decode::Value),
-        ]
-        .iter()
-        .map(|&s| format!("{} {}", r.server(s).measured.errors, s.name()))
-        .collect();
+        let errors: Vec<String> = Server::ALL
+            .iter()
+            .map(|&s| format!("{} {}", r.server(s).measured.errors, s.name()))
+            .collect();
         verdicts.push(Verdict {
             target: format!("{name}: no failed warm requests"),
             figure: errors.join(", "),

@@ -21,6 +21,11 @@ fn value_floor_allows_every_review_echoing_its_uid_and_refuses_garbage() {
     floor_allows_every_review_echoing_its_uid_and_refuses_garbage(Decode::Value);
 }
 
+#[test]
+fn uid_floor_allows_every_review_echoing_its_uid_and_refuses_garbage() {
+    floor_allows_every_review_echoing_its_uid_and_refuses_garbage(Decode::Uid);
+}
+
 fn floor_allows_every_review_echoing_its_uid_and_refuses_garbage(decode: Decode) {
     let ca = Ca::new("floor test CA").expect("ca");
     let served = ca.server_cert(&SERVING_NAMES).expect("cert");

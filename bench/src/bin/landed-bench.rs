@@ -15,7 +15,7 @@ use landed_bench::{cold, memory, warm};
 /// A part of the benchmark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Phase {
-    /// landed vs the two floor servers on corpus reviews, cache warm.
+    /// landed vs the three floor servers on corpus reviews, cache warm.
     Warm,
     /// Concurrent reviews of a never-seen tag: registry and token requests.
     Cold,
@@ -58,7 +58,7 @@ struct Args {
     #[arg(long, value_enum)]
     policy_input: Option<PolicyInput>,
     /// Reviews of the corpus (bench/data/) the warm phase sends, each measured in turn:
-    /// landed, the kube floor and the serde_json::Value floor alternate on it (`all`: every
+    /// landed and the three floors (kube types, a serde_json::Value, the uid alone) alternate on it (`all`: every
     /// one). The default is the Pod a ReplicaSet creates, the review a webhook on Pods gets
     /// most (one per replica, on every rollout, scale-up and reschedule) and the one #27's
     /// targets are judged on; pod-small, with nothing to skip, flatters the figure.
