@@ -4,7 +4,6 @@
 use serde::Deserialize;
 use tracing::warn;
 
-use super::object::ReviewObject;
 use super::review::Request;
 
 /// The annotation that lets a workload skip some policies with a recorded reason.
@@ -92,14 +91,19 @@ impl BreakglassConfig {
         ))
     }
 
-    /// What the annotation on `object` means for this request: `None` when it is absent, empty
-    /// or breakglass is disabled.
-    pub fn judge(&self, req: &Request, object: &ReviewObject) -> Option<Breakglass> {
+    /// The annotation to read from a reviewed object (`None` while breakglass is disabled).
+    pub fn annotation_key(&self) -> Option<&str> {
+        self.enabled.then_some(self.annotation.as_str())
+    }
+
+    /// What the object's breakglass annotation (`annotation`, read by
+    /// [`Self::annotation_key`]) means for this request: `None` when it is absent, empty or
+    /// breakglass is disabled.
+    pub fn judge(&self, req: &Request, annotation: Option<&str>) -> Option<Breakglass> {
         if !self.enabled {
             return None;
         }
-        let reason = object.annotation(&self.annotation)?;
-        let reason = reason.trim();
+        let reason = annotation?.trim();
         if reason.is_empty() {
             return None;
         }
@@ -246,6 +250,7 @@ fn quoted(names: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::WorkloadKind;
 
     fn config(users: &[&str], groups: &[&str]) -> BreakglassConfig {
         BreakglassConfig {
@@ -255,7 +260,7 @@ mod tests {
         }
     }
 
-    fn request(user: &str, groups: &[&str], reason: &str) -> (Request, ReviewObject) {
+    fn request(user: &str, groups: &[&str], reason: &str) -> (Request, Option<String>) {
         let review = serde_json::json!({
             "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
             "request": {
@@ -267,15 +272,19 @@ mod tests {
             }
         });
         let req = super::super::decode(review.to_string().as_bytes()).expect("review");
-        let object = req.object.clone().expect("object");
-        (req, object)
+        let object = req.object.as_ref().expect("object").json();
+        let view = WorkloadKind::Pod
+            .read(object, Some(BREAKGLASS_ANNOTATION))
+            .expect("reads");
+        let annotation = view.annotation.map(|a| a.into_owned());
+        (req, annotation)
     }
 
     #[test]
     fn without_users_or_groups_anyone_may_use_it() {
         let (req, object) = request("mallory", &[], "INC-1");
         assert!(matches!(
-            config(&[], &[]).judge(&req, &object),
+            config(&[], &[]).judge(&req, object.as_deref()),
             Some(Breakglass::Used { .. })
         ));
     }
@@ -285,17 +294,17 @@ mod tests {
         let bg = config(&["ci@example.iam"], &["oncall@example.com"]);
         let (req, object) = request("alice", &["oncall@example.com"], "INC-1");
         assert!(matches!(
-            bg.judge(&req, &object),
+            bg.judge(&req, object.as_deref()),
             Some(Breakglass::Used { .. })
         ));
         let (req, object) = request("ci@example.iam", &[], "INC-1");
         assert!(matches!(
-            bg.judge(&req, &object),
+            bg.judge(&req, object.as_deref()),
             Some(Breakglass::Used { .. })
         ));
         let (req, object) = request("mallory", &["system:authenticated"], "INC-1");
         assert_eq!(
-            bg.judge(&req, &object),
+            bg.judge(&req, object.as_deref()),
             Some(Breakglass::Refused {
                 reason: "INC-1".into(),
                 user: "mallory".into()
@@ -306,19 +315,20 @@ mod tests {
     #[test]
     fn an_empty_reason_or_a_disabled_breakglass_is_no_breakglass() {
         let (req, object) = request("alice", &[], "   ");
-        assert_eq!(config(&[], &[]).judge(&req, &object), None);
+        assert_eq!(config(&[], &[]).judge(&req, object.as_deref()), None);
         let (req, object) = request("alice", &[], "INC-1");
         let off = BreakglassConfig {
             enabled: false,
             ..BreakglassConfig::default()
         };
-        assert_eq!(off.judge(&req, &object), None);
+        assert_eq!(off.judge(&req, object.as_deref()), None);
     }
 
     #[test]
     fn long_reasons_are_cut() {
         let (req, object) = request("alice", &[], &"é".repeat(10_000));
-        let Some(Breakglass::Used { reason, .. }) = config(&[], &[]).judge(&req, &object) else {
+        let Some(Breakglass::Used { reason, .. }) = config(&[], &[]).judge(&req, object.as_deref())
+        else {
             panic!("used");
         };
         assert_eq!(reason.chars().count(), MAX_REASON_CHARS + 1);

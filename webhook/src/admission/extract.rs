@@ -35,10 +35,19 @@ pub fn pod_images(
     object: &(impl ObjectJson + ?Sized),
 ) -> Result<Option<PodImages>, DecodeError> {
     let found = kind.pod_spec(object)?;
-    Ok(found.spec.map(|spec| PodImages {
-        images: images(found.prefix, &spec),
-        lookup: lookup_context(namespace.map(str::to_owned), &spec),
-    }))
+    Ok(found.spec.map(|spec| found_images(kind, namespace, &spec)))
+}
+
+/// The images of a pod spec read from an object of `kind`, and who looks them up.
+pub fn found_images(
+    kind: WorkloadKind,
+    namespace: Option<&str>,
+    spec: &PodSpecView<'_>,
+) -> PodImages {
+    PodImages {
+        images: images(kind.spec_path(), spec),
+        lookup: lookup_context(namespace.map(str::to_owned), spec),
+    }
 }
 
 /// All images of `spec` in order: init containers, containers, ephemeral containers.

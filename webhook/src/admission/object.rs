@@ -2,26 +2,21 @@
 //! policies (never re-encoded), and the few metadata fields the webhook itself reads.
 
 use std::borrow::Cow;
-use std::fmt;
+use std::sync::OnceLock;
 
 use kube::core::{ApiResource, DynamicResourceScope, ObjectMeta, Resource};
-use serde::de::{DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::workload::Text;
-
 /// An object of an AdmissionReview (`request.object` or `request.oldObject`).
 ///
-/// Decoding only checks that the text is JSON and reads `metadata`'s name, generateName,
-/// namespace and uid; annotations are kept as their text and read by key on demand (a
-/// `kubectl apply` object carries its whole last-applied manifest there), the pod spec is
-/// decoded from [`ReviewObject::json`] by the kind that carries it, and policies receive the
-/// text as it came. [`Resource::meta`] has no labels or annotations.
+/// Decoding only checks that the text is a JSON object: the pipeline reads the pod spec and
+/// the breakglass annotation from [`ReviewObject::json`] in one pass by the kind that carries
+/// them, and policies receive the text as it came. [`Resource::meta`] (name, generateName,
+/// namespace, uid; no labels or annotations) is read from the text when first asked for.
 #[derive(Clone, Debug)]
 pub struct ReviewObject {
-    metadata: ObjectMeta,
-    annotations: Option<Box<RawValue>>,
+    metadata: OnceLock<ObjectMeta>,
     json: Box<RawValue>,
 }
 
@@ -31,42 +26,33 @@ impl ReviewObject {
         &self.json
     }
 
-    /// The value of annotation `key`, when the object has it.
-    pub fn annotation(&self, key: &str) -> Option<Cow<'_, str>> {
-        let raw = self.annotations.as_deref()?;
-        let mut de = serde_json::Deserializer::from_str(raw.get());
-        // Checked as a map of strings at decode time: this cannot fail.
-        Lookup { key }.deserialize(&mut de).ok().flatten()
-    }
-
-    /// Parses `json` (an object with optional `metadata`) the way a review decodes it.
-    fn from_json(json: Box<RawValue>) -> Result<Self, serde_json::Error> {
-        let head: Head = serde_json::from_str(json.get())?;
-        let meta = head.metadata;
-        let annotations = match meta.annotations {
-            // Refused here, as a typed decode would, so that reading by key cannot fail.
-            Some(raw) if raw.get() != "null" => {
-                Lookup { key: "" }
-                    .deserialize(&mut serde_json::Deserializer::from_str(raw.get()))?;
-                Some(raw)
-            }
-            _ => None,
-        };
+    fn from_json(json: Box<RawValue>) -> Result<Self, String> {
+        // serde_json keeps a raw value's text without the whitespace around it.
+        if !json.get().starts_with('{') {
+            return Err("an object must be a JSON object".into());
+        }
         Ok(Self {
-            metadata: ObjectMeta {
-                name: meta.name,
-                generate_name: meta.generate_name,
-                namespace: meta.namespace,
-                uid: meta.uid,
-                ..ObjectMeta::default()
-            },
-            annotations,
+            metadata: OnceLock::new(),
             json,
         })
     }
+
+    fn read_meta(&self) -> ObjectMeta {
+        // Metadata of the wrong shape reads as none: it only names the object in Events.
+        let meta = serde_json::from_str::<Head>(self.json.get())
+            .map(|head| head.metadata)
+            .unwrap_or_default();
+        ObjectMeta {
+            name: meta.name,
+            generate_name: meta.generate_name,
+            namespace: meta.namespace,
+            uid: meta.uid,
+            ..ObjectMeta::default()
+        }
+    }
 }
 
-/// What decoding reads of an object; everything else is skipped unread.
+/// What [`Resource::meta`] reads of an object; everything else is skipped unread.
 #[derive(Deserialize)]
 struct Head {
     #[serde(default)]
@@ -80,73 +66,6 @@ struct Meta {
     generate_name: Option<String>,
     namespace: Option<String>,
     uid: Option<String>,
-    annotations: Option<Box<RawValue>>,
-}
-
-/// Reads an annotations map (`null` or an object of strings) for one key's value: the other
-/// values are checked to be strings and skipped without being unescaped.
-struct Lookup<'k> {
-    key: &'k str,
-}
-
-impl<'de> DeserializeSeed<'de> for Lookup<'_> {
-    type Value = Option<Cow<'de, str>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_option(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Lookup<'_> {
-    type Value = Option<Cow<'de, str>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a map of strings")
-    }
-
-    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            // The last one wins, as in the API server's own (Go) decoding.
-            if key.as_str() == self.key {
-                found = Some(map.next_value::<Text<'de>>()?.0);
-            } else {
-                map.next_value::<StringOnly>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// A string value, skipped: its escapes are checked, not decoded into a copy.
-struct StringOnly;
-
-impl<'de> Deserialize<'de> for StringOnly {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = StringOnly;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<StringOnly, E> {
-                Ok(StringOnly)
-            }
-        }
-        deserializer.deserialize_str(V)
-    }
 }
 
 impl<'de> Deserialize<'de> for ReviewObject {
@@ -187,11 +106,14 @@ impl Resource for ReviewObject {
     }
 
     fn meta(&self) -> &ObjectMeta {
-        &self.metadata
+        self.metadata.get_or_init(|| self.read_meta())
     }
 
     fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
+        self.meta();
+        self.metadata
+            .get_mut()
+            .unwrap_or_else(|| unreachable!("initialized by meta()"))
     }
 }
 
@@ -204,38 +126,23 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_text_and_reads_the_metadata_it_uses() {
+    fn keeps_the_text_and_reads_the_metadata_it_uses_when_asked() {
         let text = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"generateName":"web-","namespace":"shop","uid":"u1","annotations":{"a":"b"},"managedFields":[{"manager":"kubectl"}]},"spec":{"containers":[]}}"#;
         let object = object(text).expect("decodes");
         assert_eq!(object.json().get(), text);
         assert_eq!(object.meta().generate_name.as_deref(), Some("web-"));
         assert_eq!(object.meta().uid.as_deref(), Some("u1"));
-        assert_eq!(object.annotation("a").as_deref(), Some("b"));
-        assert_eq!(object.annotation("b"), None);
+        assert_eq!(object.meta().annotations, None, "not read");
         assert_eq!(serde_json::to_string(&object).expect("encodes"), text);
     }
 
     #[test]
-    fn refuses_what_is_not_an_object_or_has_mistyped_metadata() {
+    fn refuses_what_is_not_an_object_and_reads_mistyped_metadata_as_none() {
         assert!(object("5").is_err());
-        assert!(object(r#"{"metadata":{"name":7}}"#).is_err());
-        assert!(object(r#"{"metadata":{"annotations":{"a":1}}}"#).is_err());
-        assert!(object(r#"{"metadata":{"annotations":[]}}"#).is_err());
-        assert!(object("{}").is_ok());
-        let none = object(r#"{"metadata":{"annotations":null}}"#).expect("null is none");
-        assert_eq!(none.annotation("a"), None);
-    }
-
-    #[test]
-    fn an_escaped_annotation_reads_unescaped_and_a_repeated_key_reads_last() {
-        let text = r#"{"metadata":{"annotations":{"last-applied":"{\"a\":1}","k":"v","k":"w","é":"\u00e9"}}}"#;
-        let object = object(text).expect("decodes");
-        assert_eq!(object.annotation("k").as_deref(), Some("w"));
-        assert_eq!(object.annotation("é").as_deref(), Some("é"));
-        assert_eq!(
-            object.annotation("last-applied").as_deref(),
-            Some(r#"{"a":1}"#)
-        );
+        assert!(object(r#"[{"metadata":{}}]"#).is_err());
+        assert!(object(" {}").is_ok());
+        let odd = object(r#"{"metadata":{"name":7}}"#).expect("an object");
+        assert_eq!(odd.meta().name, None);
     }
 
     #[test]

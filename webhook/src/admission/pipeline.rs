@@ -138,12 +138,20 @@ impl Pipeline {
         let Some(object) = &req.object else {
             return Outcome::Skipped("request has no object");
         };
-        let breakglass = self.settings.breakglass.judge(req, object);
-        let found = match extract::pod_images(kind, namespace, object.json()) {
-            Ok(Some(found)) => found,
-            Ok(None) => return Outcome::Skipped("object has no pod spec"),
+        // One pass over the object for its pod spec and its breakglass annotation.
+        let breakglass_key = self.settings.breakglass.annotation_key();
+        let view = match kind.read(object.json(), breakglass_key) {
+            Ok(view) => view,
             Err(err) => return Outcome::decode_failure(mode, err.to_string()),
         };
+        let breakglass = self
+            .settings
+            .breakglass
+            .judge(req, view.annotation.as_deref());
+        let Some(spec) = &view.spec else {
+            return Outcome::Skipped("object has no pod spec");
+        };
+        let found = extract::found_images(kind, namespace, spec);
         let ctx = found.lookup;
         let mut images = found.images;
         if req.operation == Operation::Update && !self.settings.check_unchanged_images {

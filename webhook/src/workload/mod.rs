@@ -1,12 +1,13 @@
 //! Kubernetes vocabulary shared by every step: the kinds that carry a pod spec, and where
 //! that spec lives in each (one arm per kind, dispatched on group and kind).
 
+mod read;
 mod spec;
 
 use kube::core::GroupVersionKind;
-use serde::Deserialize;
+use serde::de::DeserializeSeed;
 
-use spec::Map;
+pub use read::ObjectView;
 pub use spec::{ContainerView, PodSpecView, Text};
 
 /// The kinds whose pod templates landed reviews.
@@ -121,92 +122,68 @@ impl WorkloadKind {
         self,
         object: &'a (impl ObjectJson + ?Sized),
     ) -> Result<FoundSpec<'a>, DecodeError> {
-        const TEMPLATE: &str = "spec.template.spec";
-        let (prefix, spec) = match self {
-            Self::Pod => (
-                "spec",
-                decode::<Spec<PodSpecView>>(self, object)?.into_inner(),
-            ),
-            Self::Deployment
-            | Self::StatefulSet
-            | Self::DaemonSet
-            | Self::ReplicaSet
-            | Self::ReplicationController
-            | Self::Job => (
-                TEMPLATE,
-                decode::<Spec<Template>>(self, object)?
-                    .into_inner()
-                    .and_then(|s| s.template?.0.into_inner()),
-            ),
-            Self::CronJob => (
-                "spec.jobTemplate.spec.template.spec",
-                decode::<Spec<JobTemplate>>(self, object)?
-                    .into_inner()
-                    .and_then(|s| s.job_template?.0.into_inner())
-                    .and_then(|s| s.template?.0.into_inner()),
-            ),
+        let view = self.read(object, None)?;
+        Ok(FoundSpec {
+            prefix: self.spec_path(),
+            spec: view.spec,
+        })
+    }
+
+    /// Reads, in one pass over `object`, its pod spec and its annotation `annotation`.
+    pub fn read<'a>(
+        self,
+        object: &'a (impl ObjectJson + ?Sized),
+        annotation: Option<&str>,
+    ) -> Result<ObjectView<'a>, DecodeError> {
+        let seed = read::ObjectSeed {
+            kind: self,
+            annotation,
         };
-        Ok(FoundSpec { prefix, spec })
+        object.decode_seed(seed).map_err(|source| DecodeError {
+            kind: self.kind(),
+            source,
+        })
     }
-}
 
-// Only the path to the pod spec is decoded: metadata (a real object's managedFields can be
-// most of it) and status are skipped unread, and so is all of the spec but what landed reads.
-
-/// `{spec: T}` of an object or template.
-#[derive(Deserialize)]
-struct Spec<T> {
-    spec: Option<Map<T>>,
-}
-
-impl<T> Spec<T> {
-    fn into_inner(self) -> Option<T> {
-        self.spec.map(|m| m.0)
+    /// The JSON path of the pod spec in an object of this kind.
+    pub fn spec_path(self) -> &'static str {
+        match self {
+            Self::Pod => "spec",
+            Self::CronJob => "spec.jobTemplate.spec.template.spec",
+            _ => "spec.template.spec",
+        }
     }
-}
-
-/// The `spec` of a kind with a pod template: `{template: {spec: PodSpec}}`.
-#[derive(Deserialize)]
-struct Template<'a> {
-    #[serde(borrow)]
-    template: Option<Map<Spec<PodSpecView<'a>>>>,
-}
-
-/// A CronJob's `spec`: `{jobTemplate: {spec: {template: {spec: PodSpec}}}}`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JobTemplate<'a> {
-    #[serde(borrow)]
-    job_template: Option<Map<Spec<Template<'a>>>>,
 }
 
 /// An object's JSON, as a review carries it (text) or as the audit lists it (a value).
 pub trait ObjectJson {
-    /// Decodes `T` from it, skipping what `T` does not name and borrowing what it can.
-    fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error>;
+    /// Decodes with `seed`, borrowing what it can.
+    fn decode_seed<'a, S: DeserializeSeed<'a>>(
+        &'a self,
+        seed: S,
+    ) -> Result<S::Value, serde_json::Error>;
 }
 
 impl ObjectJson for serde_json::Value {
-    fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+    fn decode_seed<'a, S: DeserializeSeed<'a>>(
+        &'a self,
+        seed: S,
+    ) -> Result<S::Value, serde_json::Error> {
         // From the borrowed Value: no copy of the whole object.
-        T::deserialize(self)
+        seed.deserialize(self)
     }
 }
 
 impl ObjectJson for serde_json::value::RawValue {
-    fn decode<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(self.get())
+    fn decode_seed<'a, S: DeserializeSeed<'a>>(
+        &'a self,
+        seed: S,
+    ) -> Result<S::Value, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_str(self.get());
+        let value = seed.deserialize(&mut de)?;
+        de.end()?;
+        Ok(value)
     }
-}
-
-fn decode<'a, T: Deserialize<'a>>(
-    kind: WorkloadKind,
-    object: &'a (impl ObjectJson + ?Sized),
-) -> Result<T, DecodeError> {
-    object.decode().map_err(|source| DecodeError {
-        kind: kind.kind(),
-        source,
-    })
 }
 
 #[cfg(test)]
