@@ -47,7 +47,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
             match key.as_str() {
                 "metadata" => {
                     once(&annotation, "metadata")?;
-                    annotation = Some(map.next_value_seed(MetaSeed(self.annotation))?);
+                    let meta = map.next_value_seed(Nullable(MetaSeed(self.annotation)))?;
+                    annotation = Some(meta.flatten());
                 }
                 "spec" => {
                     once(&spec, "spec")?;
@@ -111,14 +112,45 @@ struct JobTemplate<'a> {
     job_template: Option<Map<Spec<Template<'a>>>>,
 }
 
-/// `metadata` (null or an object): the one annotation asked for.
+/// `null`, or what `S` reads of an object.
+struct Nullable<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Nullable<S> {
+    type Value = Option<S::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Nullable<S> {
+    type Value = Option<S::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("null or an object")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        self.0.deserialize(deserializer).map(Some)
+    }
+}
+
+/// `metadata` (an object): the one annotation asked for.
 struct MetaSeed<'k>(Option<&'k str>);
 
 impl<'de> DeserializeSeed<'de> for MetaSeed<'_> {
     type Value = Option<Cow<'de, str>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_option(self)
+        deserializer.deserialize_map(self)
     }
 }
 
@@ -129,24 +161,12 @@ impl<'de> Visitor<'de> for MetaSeed<'_> {
         f.write_str("object metadata")
     }
 
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found: Option<Option<Cow<'de, str>>> = None;
         while let Some(key) = map.next_key::<Text<'de>>()? {
             if key.as_str() == "annotations" {
                 once(&found, "annotations")?;
-                found = Some(map.next_value_seed(Annotation(self.0))?);
+                found = Some(map.next_value_seed(Nullable(Annotation(self.0)))?.flatten());
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -155,7 +175,7 @@ impl<'de> Visitor<'de> for MetaSeed<'_> {
     }
 }
 
-/// An annotations map (null or an object of strings), for one key's value: the other values
+/// An annotations map (an object of strings), for one key's value: the other values
 /// are checked to be strings and skipped without being unescaped into a copy.
 struct Annotation<'k>(Option<&'k str>);
 
@@ -163,7 +183,7 @@ impl<'de> DeserializeSeed<'de> for Annotation<'_> {
     type Value = Option<Cow<'de, str>>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_option(self)
+        deserializer.deserialize_map(self)
     }
 }
 
@@ -172,18 +192,6 @@ impl<'de> Visitor<'de> for Annotation<'_> {
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a map of strings")
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -248,6 +256,8 @@ mod tests {
         );
         let bare = read(WorkloadKind::Pod, r#"{"metadata":null,"spec":null}"#).expect("reads");
         assert_eq!(bare, ObjectView::default());
+        let none = read(WorkloadKind::Pod, r#"{"metadata":{"annotations":null}}"#).expect("reads");
+        assert_eq!(none, ObjectView::default());
     }
 
     #[test]
