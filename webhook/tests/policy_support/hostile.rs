@@ -1,7 +1,7 @@
 //! Hostile policy components written in WAT, for the attack tests: each does one thing a
 //! policy must not be able to turn into a stall or an outsized allocation.
 
-use super::{wat_data, WAT_CONTAINS, WAT_REALLOC};
+use super::{resolving_component, wat_data, WAT_CONTAINS, WAT_REALLOC};
 
 /// A `realloc` that hands out the same block every time (growing memory when needed): a guest
 /// that calls the host forever then runs in constant memory, so only the host's limits can
@@ -129,22 +129,8 @@ pub fn resolve_image_of_length(bytes: u32, expected: &str) -> Vec<u8> {
     let allow = r#"{"allowed":true}"#;
     let deny = r#"{"allowed":false,"message":"unexpected answer"}"#;
     let pages = bytes / 65536 + 2;
-    let text = format!(
-        r#"(component
-  (import "landed:policy/host@0.1.0" (instance $h
-    (export "resolve-image" (func (param "reference" string) (result string)))))
-  (alias export $h "resolve-image" (func $resolve_image))
-  (core module $mem
-    (memory (export "memory") 1)
-    (global $heap (mut i32) (i32.const 4096))
-    {realloc})
-  (core instance $mi (instantiate $mem))
-  (core func $resolve (canon lower (func $resolve_image)
-    (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
-  (core module $m
-    (import "mem" "memory" (memory 1))
-    (import "host" "resolve-image" (func $resolve (param i32 i32 i32)))
-    (data (i32.const 128) "{allow}")
+    resolving_component(&format!(
+        r#"(data (i32.const 128) "{allow}")
     (data (i32.const 256) "{deny}")
     (data (i32.const 512) "{expected}")
     {contains}
@@ -155,13 +141,7 @@ pub fn resolve_image_of_length(bytes: u32, expected: &str) -> Vec<u8> {
       (if (call $contains (i32.load (i32.const 32)) (i32.load (i32.const 36)) (i32.const 512) (i32.const {expected_len}))
         (then (i32.store (i32.const 64) (i32.const 128)) (i32.store (i32.const 68) (i32.const {allow_len})))
         (else (i32.store (i32.const 64) (i32.const 256)) (i32.store (i32.const 68) (i32.const {deny_len}))))
-      (i32.const 64)))
-  (core instance $i (instantiate $m
-    (with "mem" (instance $mi))
-    (with "host" (instance (export "resolve-image" (func $resolve))))))
-  (func (export "validate") (param "input" string) (result string)
-    (canon lift (core func $i "validate") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc")))))"#,
-        realloc = WAT_REALLOC,
+      (i32.const 64))"#,
         contains = WAT_CONTAINS,
         allow = wat_data(allow),
         deny = wat_data(deny),
@@ -169,6 +149,5 @@ pub fn resolve_image_of_length(bytes: u32, expected: &str) -> Vec<u8> {
         expected_len = expected.len(),
         allow_len = allow.len(),
         deny_len = deny.len(),
-    );
-    wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}\n{text}"))
+    ))
 }

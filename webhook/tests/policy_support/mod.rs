@@ -183,11 +183,10 @@ pub const WAT_CONTAINS: &str = r#"(func $contains (param $p i32) (param $n i32) 
 /// The image the resolving WAT policy asks the host about.
 pub const ASKED: &str = "registry.example/base/runtime:3";
 
-/// A WAT policy importing `resolve-image`: allows unless `resolve-image(ASKED)` answers `"verdict":"absent"`.
-pub fn resolving_policy() -> Vec<u8> {
-    let allow = r#"{"allowed":true}"#;
-    let deny = r#"{"allowed":false,"message":"base image absent"}"#;
-    let pattern = r#""verdict":"absent""#;
+/// A component importing `resolve-image` around `core`: the data and functions of a core
+/// module that sees the component's memory as `mem`, `$resolve` (reference pointer and
+/// length, result pointer) and exports `validate`.
+pub fn resolving_component(core: &str) -> Vec<u8> {
     let text = format!(
         r#"(component
   (import "landed:policy/host@0.1.0" (instance $h
@@ -196,14 +195,30 @@ pub fn resolving_policy() -> Vec<u8> {
   (core module $mem
     (memory (export "memory") 1)
     (global $heap (mut i32) (i32.const 4096))
-    {realloc})
+    {WAT_REALLOC})
   (core instance $mi (instantiate $mem))
   (core func $resolve (canon lower (func $resolve_image)
     (memory (core memory $mi "memory")) (realloc (core func $mi "realloc"))))
   (core module $m
     (import "mem" "memory" (memory 1))
     (import "host" "resolve-image" (func $resolve (param i32 i32 i32)))
-    (data (i32.const 128) "{allow}")
+    {core})
+  (core instance $i (instantiate $m
+    (with "mem" (instance $mi))
+    (with "host" (instance (export "resolve-image" (func $resolve))))))
+  (func (export "validate") (param "input" string) (result string)
+    (canon lift (core func $i "validate") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc")))))"#
+    );
+    wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}\n{text}"))
+}
+
+/// A WAT policy importing `resolve-image`: allows unless `resolve-image(ASKED)` answers `"verdict":"absent"`.
+pub fn resolving_policy() -> Vec<u8> {
+    let allow = r#"{"allowed":true}"#;
+    let deny = r#"{"allowed":false,"message":"base image absent"}"#;
+    let pattern = r#""verdict":"absent""#;
+    resolving_component(&format!(
+        r#"(data (i32.const 128) "{allow}")
     (data (i32.const 256) "{deny}")
     (data (i32.const 512) "{pattern}")
     (data (i32.const 768) "{asked}")
@@ -213,14 +228,8 @@ pub fn resolving_policy() -> Vec<u8> {
       (if (call $contains (i32.load (i32.const 32)) (i32.load (i32.const 36)) (i32.const 512) (i32.const {pattern_len}))
         (then (i32.store (i32.const 64) (i32.const 256)) (i32.store (i32.const 68) (i32.const {deny_len})))
         (else (i32.store (i32.const 64) (i32.const 128)) (i32.store (i32.const 68) (i32.const {allow_len}))))
-      (i32.const 64)))
-  (core instance $i (instantiate $m
-    (with "mem" (instance $mi))
-    (with "host" (instance (export "resolve-image" (func $resolve))))))
-  (func (export "validate") (param "input" string) (result string)
-    (canon lift (core func $i "validate") (memory (core memory $mi "memory")) (realloc (core func $mi "realloc")))))"#,
+      (i32.const 64))"#,
         contains = WAT_CONTAINS,
-        realloc = WAT_REALLOC,
         allow = wat_data(allow),
         deny = wat_data(deny),
         pattern = wat_data(pattern),
@@ -229,6 +238,5 @@ pub fn resolving_policy() -> Vec<u8> {
         pattern_len = pattern.len(),
         deny_len = deny.len(),
         allow_len = allow.len(),
-    );
-    wat::parse_str(&text).unwrap_or_else(|e| panic!("bad WAT: {e}"))
+    ))
 }
