@@ -1,11 +1,14 @@
 //! `landed policy push` / `pull` against a real docker-registry behind token auth: the
 //! artifact layout on the wire, a byte-identical round trip, `landed serve` loading the pushed
 //! policy by the printed digest, and clear refusals (no credentials, a read-only account, a
-//! wrong pin, the egress rule).
+//! wrong pin, the egress rule), and a lying registry caught (an upload sent elsewhere, a
+//! manifest that is not the one pushed).
 
 use std::path::PathBuf;
 
 use landed_e2e::config::PolicyEntry;
+use landed_e2e::fakes::hostile::TcpService;
+use landed_e2e::fakes::lying_upload::{LyingUploadRegistry, UploadLie};
 use landed_e2e::fakes::token_server::TokenServer;
 use landed_e2e::review::PodReview;
 use landed_e2e::scenario::{token_registry, TokenRegistry};
@@ -294,4 +297,69 @@ fn push_to_a_registry_the_egress_rule_refuses_says_so() {
         "{}",
         run.describe()
     );
+}
+
+/// A user logged in to `registry` (plain HTTP) with a config listing it.
+fn logged_in_to(host: &str, endpoint: &str) -> Landed {
+    let mut landed = Landed::new().expect("landed");
+    landed
+        .set_config(&LandedConfig::with_registries(vec![
+            RegistryEntry::for_endpoint(host, endpoint),
+        ]))
+        .expect("config");
+    landed
+        .write_docker_config(&[landed_e2e::docker_config::Login::new(
+            host,
+            "author",
+            "s3cret-lied-to-pw",
+        )])
+        .expect("docker config");
+    landed
+}
+
+#[test]
+fn a_registry_sending_the_upload_to_another_host_gets_no_credentials_there() {
+    let collector = TcpService::start("127.0.0.1").expect("collector");
+    let liar = LyingUploadRegistry::start(UploadLie::UploadElsewhere(format!(
+        "http://{}",
+        collector.host()
+    )))
+    .expect("registry");
+    let landed = logged_in_to(&liar.host(), &liar.endpoint());
+    let target = format!("{}/{REPO}:v1", liar.host());
+    let run = push(&landed, &built_policy("require_landed"), &target);
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    assert!(
+        run.stderr
+            .contains("landed sends credentials only to the registry itself"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        liar.requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.authorization.is_some()),
+        "the upload was never started with credentials: the test proves nothing"
+    );
+    assert_eq!(
+        collector.connections(),
+        0,
+        "landed connected to the collector"
+    );
+}
+
+#[test]
+fn a_registry_serving_another_manifest_after_the_push_is_not_taken_at_its_word() {
+    let liar = LyingUploadRegistry::start(UploadLie::ServesAnotherManifest).expect("registry");
+    let landed = logged_in_to(&liar.host(), &liar.endpoint());
+    let target = format!("{}/{REPO}:v1", liar.host());
+    let run = push(&landed, &built_policy("require_landed"), &target);
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    assert!(
+        run.stderr.contains("the registry accepted the manifest")
+            && run.stderr.contains("not the pushed"),
+        "{}",
+        run.describe()
+    );
+    assert!(!run.stdout.contains("oci:"), "{}", run.stdout);
 }

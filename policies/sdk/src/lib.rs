@@ -109,7 +109,7 @@ pub fn resolve_image(reference: &str) -> Result<Resolved, String> {
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "policy",
         pub_export_macro: true,
         export_macro_name: "__export_landed_guest",

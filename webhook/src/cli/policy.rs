@@ -33,9 +33,10 @@ pub enum PolicyCommand {
         /// Directory to create it in.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Path of the SDK crate (default: policies/sdk of this checkout, when found).
-        #[arg(long)]
-        sdk: Option<PathBuf>,
+        /// Depend on the SDK crate at DIR (a checkout's policies/sdk) instead of its
+        /// release on crates.io.
+        #[arg(long = "sdk-path", alias = "sdk", value_name = "DIR")]
+        sdk_path: Option<PathBuf>,
     },
     /// Evaluate one request and print the policy's output JSON.
     Run {
@@ -123,8 +124,12 @@ pub struct ContextArgs {
 /// Runs a policy subcommand.
 pub async fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        PolicyCommand::New { name, dir, sdk } => {
-            let root = scaffold::create(&name, &dir, sdk.as_deref())?;
+        PolicyCommand::New {
+            name,
+            dir,
+            sdk_path,
+        } => {
+            let root = scaffold::create(&name, &dir, sdk_path.as_deref())?;
             println!("created {}", root.display());
             println!("next: cd {} && cargo test && ./build.sh", root.display());
             Ok(ExitCode::SUCCESS)
