@@ -10,6 +10,7 @@ use landed_e2e::config::PolicyEntry;
 use landed_e2e::fakes::hostile::TcpService;
 use landed_e2e::fakes::lying_upload::{LyingUploadRegistry, UploadLie};
 use landed_e2e::fakes::token_server::TokenServer;
+use landed_e2e::gar::{Gar, GAR_HOST, GAR_PROJECT};
 use landed_e2e::review::PodReview;
 use landed_e2e::scenario::{token_registry, TokenRegistry};
 use landed_e2e::server::LandedServer;
@@ -362,4 +363,54 @@ fn a_registry_serving_another_manifest_after_the_push_is_not_taken_at_its_word()
         run.describe()
     );
     assert!(!run.stdout.contains("oci:"), "{}", run.stdout);
+}
+
+#[test]
+fn push_to_artifact_registry_uses_application_default_credentials_over_tls() {
+    let gar = Gar::start(3600).expect("gar");
+    let repo = format!("{GAR_PROJECT}/policies/no-latest-tag");
+    let target = format!("{GAR_HOST}/{repo}:1.0");
+    let wasm = built_policy("no_latest_tag");
+    let run = push(&gar.landed, &wasm, &target);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let pinned = pasted_reference(&run.stdout);
+    assert!(pinned.starts_with(&format!("{target}@sha256:")), "{pinned}");
+    assert_eq!(
+        gar.oauth.request_count(),
+        1,
+        "one Google token for the push"
+    );
+    let (status, header, _) = gar
+        .registry
+        .admin()
+        .expect("admin")
+        .get_manifest(&repo, "1.0")
+        .expect("GET");
+    assert_eq!(status, 200);
+    assert_eq!(header.as_deref(), pinned.rsplit('@').next());
+
+    let out = gar.landed.home().join("pulled.wasm");
+    let run = gar
+        .landed
+        .policy("pull", &[&pinned, "-o", out.to_str().expect("utf-8")])
+        .expect("run pull");
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(
+        std::fs::read(&out).expect("pulled"),
+        std::fs::read(&wasm).expect("source")
+    );
+}
+
+#[test]
+fn push_of_a_file_that_is_not_a_policy_is_a_usage_error() {
+    let landed = Landed::new().expect("landed");
+    let file = landed.home().join("notes.wasm");
+    std::fs::write(&file, "#!/bin/sh\necho not wasm\n").expect("write");
+    let run = push(&landed, &file, "127.0.0.1:9/policies/notes:v1");
+    assert_eq!(run.code, Some(2), "{}", run.describe());
+    assert!(
+        run.stderr.contains("cannot be pushed") && run.stderr.contains("not a policy"),
+        "{}",
+        run.describe()
+    );
 }

@@ -231,6 +231,7 @@ impl RegistryClient {
             repo,
             path: call.path,
             body: call.body,
+            timeout: call.timeout,
         };
         let scope = access.scope(repo);
         // A challenge met before on this endpoint is answered up front: no 401 round trip.

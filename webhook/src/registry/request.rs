@@ -1,7 +1,7 @@
 //! One HTTP request to a registry: what it asks for (its scope, its body), what it is
 //! sent with, and the exchange itself, timed, counted and logged.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -45,6 +45,8 @@ pub(super) struct Call<'a> {
     pub access: Access,
     /// A body with its media type.
     pub body: Option<(Bytes, &'a str)>,
+    /// A time limit other than the endpoint's per-request one (a blob upload).
+    pub timeout: Option<Duration>,
 }
 
 impl<'a> Call<'a> {
@@ -56,6 +58,7 @@ impl<'a> Call<'a> {
             path,
             access,
             body: None,
+            timeout: None,
         }
     }
 }
@@ -78,6 +81,7 @@ pub(super) struct Request<'a> {
     pub repo: &'a str,
     pub path: &'a str,
     pub body: Option<(Bytes, &'a str)>,
+    pub timeout: Option<Duration>,
 }
 
 impl Request<'_> {
@@ -98,6 +102,9 @@ impl Request<'_> {
         }
         if let Some((body, content_type)) = &self.body {
             req = req.header(CONTENT_TYPE, *content_type).body(body.clone());
+        }
+        if let Some(limit) = self.timeout {
+            req = req.timeout(limit);
         }
         let started = Instant::now();
         let metrics = crate::metrics::global();

@@ -2,6 +2,8 @@
 //! push-scoped token (`repository:R:pull,push`), with the same endpoints, credentials and
 //! egress rule as lookups.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::header::LOCATION;
 use http::{Method, StatusCode};
@@ -16,6 +18,10 @@ use crate::image::Digest;
 
 /// Media type of a blob sent in one PUT.
 const OCTET_STREAM: &str = "application/octet-stream";
+
+/// Time for one blob upload: the lookups' per-request limit (2 s by default) is sized for
+/// manifests, not for megabytes sent over an operator's uplink.
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl RegistryClient {
     /// Uploads `bytes` as blob `digest` of `repo` unless the registry has it already (HEAD
@@ -56,6 +62,7 @@ impl RegistryClient {
             path: "blobs/uploads/…",
             access: Access::Push,
             body: Some((bytes, OCTET_STREAM)),
+            timeout: Some(UPLOAD_TIMEOUT),
         };
         let resp = self.send_call(&ep, repo, put, &ctx).await?.resp;
         if resp.status() != StatusCode::CREATED {
@@ -130,7 +137,6 @@ mod tests {
     use crate::registry::egress::{Egress, EgressConfig, Origin};
     use crate::registry::endpoint::Endpoints;
     use crate::registry::{RegistryConfig, Timeouts};
-    use std::time::Duration;
 
     fn endpoint(host: &str) -> std::sync::Arc<Endpoint> {
         let registries = [RegistryConfig {
