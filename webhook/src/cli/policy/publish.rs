@@ -141,12 +141,39 @@ pub async fn fetch(config: &ConfigArg, reference: &str) -> anyhow::Result<Fetche
         .map_err(|reason| anyhow::anyhow!("cannot pull {reference}: {reason}"))
 }
 
-/// The OCI reference `inspect` was given instead of a file: `oci://…`, or a reference that
-/// names no existing file.
+/// The OCI reference `inspect` was given instead of a file: `oci://…`, or, when no such file
+/// exists, a reference whose first component is a registry host (`registry.example/…`,
+/// `host:5000/…`, `localhost/…`) and that does not end in `.wasm` (a mistyped file name
+/// stays a file error).
 pub fn oci_target(arg: &Path) -> Option<&str> {
     let text = arg.to_str()?;
-    let named = text.starts_with("oci://") || (!arg.exists() && text.contains('/'));
+    let host = text.split('/').next().unwrap_or_default();
+    let registry_like = host.contains(['.', ':']) || host == "localhost";
+    let named = text.starts_with("oci://")
+        || (!arg.exists() && text.contains('/') && registry_like && !text.ends_with(".wasm"));
     (named && oci_reference(text).is_ok()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_tells_references_from_files() {
+        let cases = [
+            ("oci://registry.example/p/rule:1", true),
+            ("registry.example/p/rule:1", true),
+            ("127.0.0.1:5000/p/rule@sha256:0000000000000000000000000000000000000000000000000000000000000000", true),
+            ("localhost/p/rule:1", true),
+            ("target/my_rule.wasm", false),
+            ("policies/target/components/no_latest_tag.wasm", false),
+            ("./rule.wasm", false),
+            ("rule", false),
+        ];
+        for (arg, oci) in cases {
+            assert_eq!(oci_target(Path::new(arg)).is_some(), oci, "{arg}");
+        }
+    }
 }
 
 /// Writes `bytes` to `path` whole or not at all (a temp file beside it, then a rename).
