@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use landed_e2e::config::PolicyEntry;
+use landed_e2e::docker_config::{pull_secret_config, Login};
 use landed_e2e::fakes::hostile::TcpService;
 use landed_e2e::fakes::lying_upload::{LyingUploadRegistry, UploadLie};
 use landed_e2e::fakes::token_server::TokenServer;
@@ -229,11 +230,7 @@ fn push_with_a_read_only_account_is_refused_clearly_and_leaves_no_tag() {
         ]))
         .expect("config");
     landed
-        .write_docker_config(&[landed_e2e::docker_config::Login::new(
-            &registry.host(),
-            "reader",
-            "s3cret-read-pw",
-        )])
+        .write_docker_config(&[Login::new(&registry.host(), "reader", "s3cret-read-pw")])
         .expect("docker config");
     let target = format!("{}/{REPO}:v1", registry.host());
     let run = push(&landed, &built_policy("require_landed"), &target);
@@ -309,11 +306,7 @@ fn logged_in_to(host: &str, endpoint: &str) -> Landed {
         ]))
         .expect("config");
     landed
-        .write_docker_config(&[landed_e2e::docker_config::Login::new(
-            host,
-            "author",
-            "s3cret-lied-to-pw",
-        )])
+        .write_docker_config(&[Login::new(host, "author", "s3cret-lied-to-pw")])
         .expect("docker config");
     landed
 }
@@ -413,4 +406,43 @@ fn push_of_a_file_that_is_not_a_policy_is_a_usage_error() {
         "{}",
         run.describe()
     );
+}
+
+#[test]
+fn push_with_a_pull_secret_file_as_docker_config() {
+    let TokenRegistry {
+        tokens: _tokens,
+        registry,
+        mut landed,
+    } = token_registry("author", "s3cret-push-pw", "s3cret-push-pw").expect("registry");
+    std::fs::remove_file(landed.home().join(".docker/config.json")).expect("log out");
+    // A mounted `kubernetes.io/dockerconfigjson` secret, named by `dockerConfig:`.
+    let secret = landed.home().join("regcred.dockerconfigjson");
+    let login = Login::new(&registry.host(), "author", "s3cret-push-pw");
+    std::fs::write(
+        &secret,
+        serde_json::to_vec(&pull_secret_config(std::slice::from_ref(&login))).expect("json"),
+    )
+    .expect("write secret");
+    landed.add_secret(login.encoded());
+    landed
+        .set_config(&LandedConfig {
+            docker_config: Some(secret),
+            ..LandedConfig::with_registries(vec![RegistryEntry::for_registry(&registry)])
+        })
+        .expect("config");
+    let target = format!("{}/{REPO}:v1", registry.host());
+    let run = push(&landed, &built_policy("require_landed"), &target);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let digest = pasted_reference(&run.stdout)
+        .rsplit('@')
+        .next()
+        .expect("digest")
+        .to_owned();
+    let (status, header) = registry
+        .admin()
+        .expect("admin")
+        .head_manifest(REPO, "v1")
+        .expect("HEAD");
+    assert_eq!((status, header.as_deref()), (200, Some(digest.as_str())));
 }
