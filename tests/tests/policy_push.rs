@@ -446,3 +446,38 @@ fn push_with_a_pull_secret_file_as_docker_config() {
         .expect("HEAD");
     assert_eq!((status, header.as_deref()), (200, Some(digest.as_str())));
 }
+
+/// The smallest waPC guest: a core module exporting `__guest_call(i32, i32) -> i32`.
+const WAPC_MODULE: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // \0asm, version 1
+    0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f, // type: (i32, i32) -> i32
+    0x03, 0x02, 0x01, 0x00, // one function of that type
+    0x07, 0x10, 0x01, 0x0c, b'_', b'_', b'g', b'u', b'e', b's', b't', b'_', b'c', b'a', b'l', b'l',
+    0x00, 0x00, // export "__guest_call" = func 0
+    0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x01, 0x0b, // body: i32.const 1
+];
+
+#[test]
+fn a_kubewarden_module_is_pushed_with_its_abi_named() {
+    let TokenRegistry {
+        tokens: _tokens,
+        registry,
+        landed,
+    } = token_registry("author", "s3cret-push-pw", "s3cret-push-pw").expect("registry");
+    let wasm = landed.home().join("kw_policy.wasm");
+    std::fs::write(&wasm, WAPC_MODULE).expect("write module");
+    let repo = "policies/kw-policy";
+    let run = push(&landed, &wasm, &format!("{}/{repo}:v1", registry.host()));
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert!(run.stdout.contains("kubewarden-wapc ABI"), "{}", run.stdout);
+    let (_, _, body) = registry
+        .admin()
+        .expect("admin")
+        .get_manifest(repo, "v1")
+        .expect("GET");
+    let manifest: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        manifest["annotations"]["dev.landed.policy.abi"], "kubewarden-wapc",
+        "{manifest}"
+    );
+}
