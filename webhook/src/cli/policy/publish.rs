@@ -154,28 +154,6 @@ pub fn oci_target(arg: &Path) -> Option<&str> {
     (named && oci_reference(text).is_ok()).then_some(text)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inspect_tells_references_from_files() {
-        let cases = [
-            ("oci://registry.example/p/rule:1", true),
-            ("registry.example/p/rule:1", true),
-            ("127.0.0.1:5000/p/rule@sha256:0000000000000000000000000000000000000000000000000000000000000000", true),
-            ("localhost/p/rule:1", true),
-            ("target/my_rule.wasm", false),
-            ("policies/target/components/no_latest_tag.wasm", false),
-            ("./rule.wasm", false),
-            ("rule", false),
-        ];
-        for (arg, oci) in cases {
-            assert_eq!(oci_target(Path::new(arg)).is_some(), oci, "{arg}");
-        }
-    }
-}
-
 /// Writes `bytes` to `path` whole or not at all (a temp file beside it, then a rename).
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
@@ -203,4 +181,26 @@ fn now_rfc3339() -> String {
         t.minute(),
         t.second()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_tells_references_from_files() {
+        let cases = [
+            ("oci://registry.example/p/rule:1", true),
+            ("registry.example/p/rule:1", true),
+            ("127.0.0.1:5000/p/rule@sha256:0000000000000000000000000000000000000000000000000000000000000000", true),
+            ("localhost/p/rule:1", true),
+            ("target/my_rule.wasm", false),
+            ("policies/target/components/no_latest_tag.wasm", false),
+            ("./rule.wasm", false),
+            ("rule", false),
+        ];
+        for (arg, oci) in cases {
+            assert_eq!(oci_target(Path::new(arg)).is_some(), oci, "{arg}");
+        }
+    }
 }
