@@ -38,14 +38,19 @@ fn policies() -> Vec<String> {
     vec!["require-landed".to_owned(), "no-latest-tag".to_owned()]
 }
 
-fn results(f: Finding) -> Vec<(String, String, PolicyResult)> {
+/// The one report built for `f`.
+fn report(f: Finding) -> WorkloadReport {
     let findings = Findings {
         workloads: vec![f],
         ..Findings::default()
     };
-    let reports = build(&findings, &policies());
+    let mut reports = build(&findings, &policies());
     assert_eq!(reports.len(), 1);
-    reports[0]
+    reports.remove(0)
+}
+
+fn results(f: Finding) -> Vec<(String, String, PolicyResult)> {
+    report(f)
         .results
         .iter()
         .map(|r| {
@@ -65,13 +70,21 @@ fn two_images() -> Vec<ImageRow> {
     ]
 }
 
+/// The two-image workload, denied by `policy` with `message`.
+fn denied_by(policy: &str, message: &str) -> Finding {
+    let denial = DenialRow {
+        policy: policy.to_owned(),
+        message: message.to_owned(),
+    };
+    workload(Decision::Deny, vec![denial], two_images())
+}
+
 #[test]
 fn a_denial_fails_only_the_image_it_names() {
-    let denial = DenialRow {
-        policy: "require-landed".to_owned(),
-        message: "container \"sidecar\" (spec.template.spec.containers[1].image) image \"proxy:2\" is absent".to_owned(),
-    };
-    let got = results(workload(Decision::Deny, vec![denial], two_images()));
+    let got = results(denied_by(
+        "require-landed",
+        "container \"sidecar\" (spec.template.spec.containers[1].image) image \"proxy:2\" is absent",
+    ));
     let want = [
         ("require-landed", "app", PolicyResult::Pass),
         ("require-landed", "sidecar", PolicyResult::Fail),
@@ -84,11 +97,7 @@ fn a_denial_fails_only_the_image_it_names() {
 
 #[test]
 fn a_denial_naming_no_image_fails_them_all() {
-    let denial = DenialRow {
-        policy: "no-latest-tag".to_owned(),
-        message: "this workload is not allowed".to_owned(),
-    };
-    let got = results(workload(Decision::Deny, vec![denial], two_images()));
+    let got = results(denied_by("no-latest-tag", "this workload is not allowed"));
     let failed: Vec<_> = got
         .iter()
         .filter(|r| r.2 == PolicyResult::Fail)
@@ -102,11 +111,7 @@ fn a_denial_naming_no_image_fails_them_all() {
 
 #[test]
 fn breakglass_skips_every_result_with_its_reason() {
-    let findings = Findings {
-        workloads: vec![workload(Decision::Breakglass, vec![], two_images())],
-        ..Findings::default()
-    };
-    let report = &build(&findings, &policies())[0];
+    let report = &report(workload(Decision::Breakglass, vec![], two_images()));
     assert!(report
         .results
         .iter()
@@ -120,11 +125,7 @@ fn breakglass_skips_every_result_with_its_reason() {
 
 #[test]
 fn properties_carry_the_verdict_class_and_detail() {
-    let findings = Findings {
-        workloads: vec![workload(Decision::Allow, vec![], two_images())],
-        ..Findings::default()
-    };
-    let report = &build(&findings, &policies())[0];
+    let report = &report(workload(Decision::Allow, vec![], two_images()));
     let sidecar = &report.results[1].properties;
     assert_eq!(sidecar["verdict"], "absent");
     assert_eq!(sidecar["detail"], "registry said absent");
@@ -137,11 +138,7 @@ fn properties_carry_the_verdict_class_and_detail() {
 
 #[test]
 fn a_workload_without_image_verdicts_still_gets_one_result_per_policy() {
-    let findings = Findings {
-        workloads: vec![workload(Decision::Allow, vec![], vec![])],
-        ..Findings::default()
-    };
-    let report = &build(&findings, &policies())[0];
+    let report = &report(workload(Decision::Allow, vec![], vec![]));
     assert_eq!(report.results.len(), 2);
     assert!(report.results.iter().all(|r| r.properties.is_empty()));
 }
@@ -157,11 +154,7 @@ fn summary_adds_up_to_the_results() {
         workload(Decision::Breakglass, vec![], two_images()),
         workload(Decision::Allow, vec![], two_images()),
     ] {
-        let findings = Findings {
-            workloads: vec![f],
-            ..Findings::default()
-        };
-        let report = &build(&findings, &policies())[0];
+        let report = &report(f);
         let s = &report.summary;
         assert_eq!(s.total(), report.results.len() as u64);
         let count = |want| report.results.iter().filter(|r| r.result == want).count() as u32;
@@ -170,9 +163,6 @@ fn summary_adds_up_to_the_results() {
         assert_eq!(s.skip, count(PolicyResult::Skip));
     }
     // A denial by a policy not in the list (the pipeline's own) gets its own results.
-    let findings = Findings {
-        workloads: vec![workload(Decision::Deny, vec![denial], two_images())],
-        ..Findings::default()
-    };
-    assert_eq!(build(&findings, &policies())[0].results.len(), 6);
+    let own = report(workload(Decision::Deny, vec![denial], two_images()));
+    assert_eq!(own.results.len(), 6);
 }
