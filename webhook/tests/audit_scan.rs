@@ -261,3 +261,31 @@ async fn reports_are_built_per_workload_and_applied_then_replaced(
         .collect();
     assert_eq!(writes, want);
 }
+
+#[tokio::test]
+async fn a_report_the_api_refuses_does_not_stop_the_others() {
+    let (registry, kube) = cluster().await;
+    pod(&kube, "billing", "invoicer", "fake.test/team/web:1.0");
+    let (findings, policies) = run(&kube, &registry, Selection::default()).await;
+    let format = ReportFormat::Openreports;
+    let reports = audit::report::reports(&findings, &policies, format, audit::now());
+    let refused = reports[0].metadata.namespace.clone();
+    let other = if refused == "shop" { "billing" } else { "shop" };
+    kube.refuse_writes_in(&refused);
+    let err = audit::report::apply(&client(&kube), format, &reports)
+        .await
+        .expect_err("one namespace refuses");
+    assert!(err.to_string().contains(&refused), "{err}");
+    let stored = kube.objects("apis/openreports.io/v1alpha1", "reports");
+    let written = reports
+        .iter()
+        .filter(|r| r.metadata.namespace == other)
+        .count();
+    assert!(written > 0);
+    assert_eq!(
+        stored.len(),
+        written,
+        "every report of {other} still written"
+    );
+    assert!(stored.iter().all(|r| r["metadata"]["namespace"] == other));
+}

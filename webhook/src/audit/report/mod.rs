@@ -62,7 +62,9 @@ pub fn reports(
         .collect()
 }
 
-/// Creates each report, or replaces the one already there.
+/// Creates each report, or replaces the one already there. A report that cannot be written
+/// (a quota, an admission policy, its size) does not stop the others: every one is tried,
+/// and the first failure is returned.
 pub async fn apply(
     client: &kube::Client,
     format: ReportFormat,
@@ -71,34 +73,46 @@ pub async fn apply(
     let encoding = format.encoding();
     let gvk = GroupVersionKind::gvk(encoding.group, encoding.version, encoding.kind);
     let resource = ApiResource::from_gvk_with_plural(&gvk, encoding.plural);
+    let mut first_failure = None;
     for report in reports {
-        let ns = report.metadata.namespace.clone();
-        let failed = |source| AuditError::Apply {
-            namespace: ns.clone(),
-            source,
-        };
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource);
-        let existing = api.get_opt(&report.metadata.name).await.map_err(failed)?;
-        let mut report = report.clone();
-        report.metadata.resource_version = existing.and_then(|e| e.metadata.resource_version);
-        let object: DynamicObject = serde_json::to_value(&report)
-            .and_then(serde_json::from_value)
-            .map_err(AuditError::Encode)?;
-        let params = PostParams::default();
-        if report.metadata.resource_version.is_some() {
-            api.replace(&report.metadata.name, &params, &object)
-                .await
-                .map_err(failed)?;
-        } else {
-            api.create(&params, &object).await.map_err(failed)?;
+        let ns = &report.metadata.namespace;
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
+        match write(&api, report).await {
+            Ok(()) => tracing::info!(
+                namespace = %ns,
+                report = %report.metadata.name,
+                kind = encoding.kind,
+                results = report.results.len(),
+                "report written"
+            ),
+            Err(e) => {
+                tracing::warn!(namespace = %ns, report = %report.metadata.name, error = %e, "report not written");
+                first_failure.get_or_insert(e);
+            }
         }
-        tracing::info!(
-            namespace = %ns,
-            report = %report.metadata.name,
-            kind = encoding.kind,
-            results = report.results.len(),
-            "report written"
-        );
+    }
+    first_failure.map_or(Ok(()), Err)
+}
+
+/// Creates `report`, or replaces it when it exists.
+async fn write(api: &Api<DynamicObject>, report: &Document) -> Result<(), AuditError> {
+    let failed = |source| AuditError::Apply {
+        namespace: report.metadata.namespace.clone(),
+        source,
+    };
+    let existing = api.get_opt(&report.metadata.name).await.map_err(failed)?;
+    let mut report = report.clone();
+    report.metadata.resource_version = existing.and_then(|e| e.metadata.resource_version);
+    let object: DynamicObject = serde_json::to_value(&report)
+        .and_then(serde_json::from_value)
+        .map_err(AuditError::Encode)?;
+    let params = PostParams::default();
+    if report.metadata.resource_version.is_some() {
+        api.replace(&report.metadata.name, &params, &object)
+            .await
+            .map_err(failed)?;
+    } else {
+        api.create(&params, &object).await.map_err(failed)?;
     }
     Ok(())
 }

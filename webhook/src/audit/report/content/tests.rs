@@ -166,3 +166,114 @@ fn summary_adds_up_to_the_results() {
     let own = report(workload(Decision::Deny, vec![denial], two_images()));
     assert_eq!(own.results.len(), 6);
 }
+
+#[test]
+fn each_failed_image_gets_only_the_part_of_the_denial_that_names_it() {
+    let got = report(denied_by(
+        "require-landed",
+        "container \"app\" (spec.template.spec.containers[0].image) image \"app:1\" is absent; \
+         container \"sidecar\" (spec.template.spec.containers[1].image) image \"proxy:2\" is absent",
+    ));
+    let messages: Vec<&str> = got
+        .results
+        .iter()
+        .filter_map(|r| r.message.as_deref())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("\"app:1\"") && !messages[0].contains("proxy"));
+    assert!(messages[1].contains("\"proxy:2\"") && !messages[1].contains("app:1"));
+}
+
+/// A workload made to blow up its report: thousands of containers with 4 KB references, each
+/// named in one policy message. Copying the message into every result would make the report
+/// grow with the square of the containers (gigabytes); it must stay bounded and writable.
+#[test]
+fn attack_huge_workload_report_stays_bounded() {
+    let images: Vec<ImageRow> = (0..3000)
+        .map(|i| {
+            image(
+                &format!("c{i}"),
+                i,
+                &"x".repeat(4096),
+                VerdictClass::InvalidReference,
+            )
+        })
+        .collect();
+    let message = images
+        .iter()
+        .map(|i| {
+            format!(
+                "container {:?} ({}) image {:?} is invalid",
+                i.container, i.path, i.reference
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let denial = DenialRow {
+        policy: "require-landed".to_owned(),
+        message,
+    };
+    let built = report(workload(Decision::Deny, vec![denial], images));
+    assert_eq!(
+        built.results.len(),
+        2 * MAX_IMAGES,
+        "the first images, each policy"
+    );
+    assert!(built.results.len() <= MAX_RESULTS);
+    assert_eq!(built.summary.fail, MAX_IMAGES as u32);
+    assert_eq!(built.summary.total(), built.results.len() as u64);
+    for r in &built.results {
+        assert!(r.message.as_deref().is_none_or(|m| m.len() <= MAX_TEXT));
+        assert!(r.properties.values().all(|v| v.len() <= MAX_TEXT));
+    }
+    let c7 = built
+        .results
+        .iter()
+        .find(|r| r.properties["container"] == "c7")
+        .and_then(|r| r.message.as_deref())
+        .expect("c7 failed");
+    assert!(
+        c7.starts_with("container \"c7\" (spec.template.spec.containers[7].image)"),
+        "{c7}"
+    );
+    let now = crate::audit::report::Timestamp {
+        seconds: 0,
+        nanos: 0,
+    };
+    let encoded =
+        serde_json::to_vec(&crate::audit::report::openreports::ENCODING.encode(&built, now))
+            .expect("encodes");
+    assert!(encoded.len() < 1024 * 1024, "{} bytes", encoded.len());
+}
+
+#[test]
+fn bounded_text_is_cut_on_a_character_boundary() {
+    let text = "é".repeat(MAX_TEXT);
+    let cut = bounded(&text);
+    assert!(cut.len() <= MAX_TEXT && cut.ends_with('…'), "{}", cut.len());
+    assert_eq!(bounded("short"), "short");
+}
+
+#[test]
+fn results_beyond_the_cap_keep_the_failures_first() {
+    let images: Vec<ImageRow> = (0..MAX_IMAGES)
+        .map(|i| image(&format!("c{i}"), i, "app:1", VerdictClass::Landed))
+        .collect();
+    let denial = DenialRow {
+        policy: "landed".to_owned(),
+        message: "the object does not decode".to_owned(),
+    };
+    // Two listed policies pass, the pipeline's own denial fails every image: 300 results.
+    let built = report(workload(Decision::Deny, vec![denial], images));
+    assert_eq!(built.results.len(), MAX_RESULTS);
+    let fails = built
+        .results
+        .iter()
+        .take_while(|r| r.result == PolicyResult::Fail)
+        .count();
+    assert_eq!(fails, MAX_IMAGES, "every failure kept, before any pass");
+    assert_eq!(
+        built.summary.fail as usize + built.summary.pass as usize,
+        MAX_RESULTS
+    );
+}
