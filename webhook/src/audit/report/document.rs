@@ -148,7 +148,16 @@ fn report_name(scope: &Scope) -> String {
     let name = format!("{}-{}", scope.kind.to_ascii_lowercase(), scope.name);
     match (&scope.uid, name.len() > MAX_NAME) {
         (Some(uid), true) => uid.clone(),
-        (None, true) => name.chars().take(MAX_NAME).collect(),
+        (None, true) => {
+            let mut end = MAX_NAME;
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            // A DNS subdomain ends with a letter or digit.
+            name[..end]
+                .trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_owned()
+        }
         (_, false) => name,
     }
 }
@@ -201,3 +210,6 @@ impl Encoding {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
