@@ -1,9 +1,11 @@
 """The reports landed writes, checked against a JSON schema of the OpenReports API
 (schemas/openreports-v1alpha1.json, written from the documented reports-api types: field
-names, types, required fields, enums; closed where the CRD is). The real server's background
-scan and the real `landed audit --output openreports` run against the RBAC-enforcing API
-server fake and Debian's docker-registry; every report they produce must validate, and its
-summary must add up to its results."""
+names, types, required fields, enums; closed where the CRD is). The wg-policy v1alpha2
+PolicyReport has the same result, summary and scope types without the report-level `source`
+and `configuration`; its schema is derived from the same file. The real server's background
+scan (both formats) and the real `landed audit --output openreports` run against the
+RBAC-enforcing API server fake and Debian's docker-registry; every report they produce must
+validate, and its summary must add up to its results."""
 
 from __future__ import annotations
 
@@ -26,11 +28,29 @@ SCHEMA = json.loads((Path(__file__).parent / "schemas" / "openreports-v1alpha1.j
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
-def check_report(report: dict):
-    """Valid against the OpenReports schema, landed's source, and a summary that adds up."""
-    errors = sorted(VALIDATOR.iter_errors(report), key=lambda e: list(e.path))
+def wg_policy_schema() -> dict:
+    """wgpolicyk8s.io/v1alpha2: OpenReports' types without the report-level fields it added."""
+    schema = copy.deepcopy(SCHEMA)
+    schema["properties"]["apiVersion"] = {"const": "wgpolicyk8s.io/v1alpha2"}
+    schema["properties"]["kind"] = {"enum": ["PolicyReport", "ClusterPolicyReport"]}
+    del schema["properties"]["source"], schema["properties"]["configuration"]
+    return schema
+
+
+VALIDATORS = {
+    "openreports": VALIDATOR,
+    "wgpolicyk8s": jsonschema.Draft202012Validator(wg_policy_schema()),
+}
+# (apiGroup, resource) each format is written to.
+RESOURCES = {"openreports": ("openreports.io", "reports"), "wgpolicyk8s": ("wgpolicyk8s.io", "policyreports")}
+
+
+def check_report(report: dict, fmt: str = "openreports"):
+    """Valid against the format's schema, landed's source, and a summary that adds up."""
+    errors = sorted(VALIDATORS[fmt].iter_errors(report), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
-    assert report["source"] == "landed"
+    if fmt == "openreports":
+        assert report["source"] == "landed"
     assert all(r["source"] == "landed" for r in report["results"])
     counts = Counter(r["result"] for r in report["results"])
     assert report["summary"] == {k: counts.get(k, 0) for k in ("pass", "fail", "warn", "error", "skip")}
@@ -86,22 +106,29 @@ def test_the_schema_refuses(path, value):
     assert list(VALIDATOR.iter_errors(doc)), f"accepted {path} = {value!r}"
 
 
+def test_the_wg_policy_schema_refuses_the_fields_only_openreports_has():
+    doc = {**copy.deepcopy(SAMPLE), "apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport"}
+    assert list(VALIDATORS["wgpolicyk8s"].iter_errors(doc)), "accepted a report-level source"
+    del doc["source"]
+    check_report(doc, "wgpolicyk8s")
+
+
 def test_the_schema_requires_the_policy_of_a_result():
     doc = copy.deepcopy(SAMPLE)
     del doc["results"][0]["policy"]
     assert list(VALIDATOR.iter_errors(doc))
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    """The chart's config with the background scan writing OpenReports (the default), the
-    RBAC-enforcing API fake holding one never-pushed pod, and the registry."""
+@pytest.fixture(params=["openreports"])
+def cluster(request, tmp_path):
+    """The chart's config with the background scan writing reports in the format of the
+    parameter, the RBAC-enforcing API fake holding one never-pushed pod, and the registry."""
     if not (BUILT_POLICIES / "require_landed.wasm").exists():
         pytest.skip("the built-in policies are built by policies/build.sh (scripts/test runs it first)")
     registry = Registry(tmp_path, USER, PASSWORD)
     values = {
         "pullSecrets": {"enabled": True},
-        "audit": {"backgroundScan": {"interval": "1s"}, "policyReports": True},
+        "audit": {"backgroundScan": {"interval": "1s"}, "policyReports": True, "reports": request.param},
         "config": {"mode": "audit", "registries": [{"host": registry.host, "insecureHttp": True}]},
     }
     docs = render(values)
@@ -115,17 +142,19 @@ def cluster(tmp_path):
     registry.stop()
 
 
-def test_the_background_scan_writes_valid_openreports(cluster, tmp_path):
+@pytest.mark.parametrize("cluster", ["openreports", "wgpolicyk8s"], indirect=True)
+def test_the_background_scan_writes_valid_reports(cluster, tmp_path, request):
     api, config, kubeconfig = cluster
+    fmt = request.node.callspec.params["cluster"]
     server = Server(config, tmp_path, env={"KUBECONFIG": str(kubeconfig)})
-    reports = lambda: [o for (g, r, _, _), o in list(api.objects.items()) if (g, r) == ("openreports.io", "reports")]  # noqa: E731
+    reports = lambda: [o for (g, r, _, _), o in list(api.objects.items()) if (g, r) == RESOURCES[fmt]]  # noqa: E731
     try:
-        wait_for(lambda: any(int(o["metadata"]["resourceVersion"]) > 1 for o in reports()), "a replaced Report", server)
+        wait_for(lambda: any(int(o["metadata"]["resourceVersion"]) > 1 for o in reports()), "a replaced report", server)
     finally:
         server.stop()
     assert [r["metadata"]["name"] for r in reports()] == ["pod-web"]
     for report in reports():
-        check_report(report)
+        check_report(report, fmt)
         assert report["results"][0]["result"] == "fail"
         assert report["results"][0]["properties"]["verdict"] == "absent"
         assert report["metadata"]["ownerReferences"][0]["name"] == "web"
