@@ -58,7 +58,7 @@ pub enum Command {
     Certs(certs::CertsArgs),
     /// List the kinds and subresources the webhook reviews.
     Kinds(kinds::KindsArgs),
-    /// Scan running workloads: what enforce mode would deny (table, json or PolicyReports).
+    /// Scan running workloads: what enforce mode would deny (table, json, OpenReports or PolicyReports).
     Audit(audit::AuditArgs),
 }
 
