@@ -11,6 +11,7 @@ mod breakglass;
 mod egress;
 mod labels;
 mod policy;
+mod serving;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -50,6 +51,17 @@ pub enum CacheResult {
     Stale,
 }
 
+impl CacheResult {
+    /// The label value.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Stale => "stale",
+        }
+    }
+}
+
 /// Every family landed exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -74,6 +86,7 @@ pub struct Metrics {
     availability: Family<AvailabilityLabels, Gauge>,
     scans: Family<ScanLabels, Counter>,
     egress: egress::EgressMetrics,
+    serving: serving::ServingMetrics,
 }
 
 /// The process's metrics.
@@ -114,9 +127,11 @@ impl Metrics {
             availability: Family::default(),
             scans: Family::default(),
             egress: egress::EgressMetrics::default(),
+            serving: serving::ServingMetrics::default(),
         };
         let r = &mut registry;
         m.egress.register(r);
+        m.serving.register(r);
         r.register(
             "reviews",
             "Admission reviews by kind, operation, mode and decision",
@@ -192,6 +207,12 @@ impl Metrics {
                 version: env!("CARGO_PKG_VERSION"),
             }),
         );
+        // Closed label sets start at zero, so rates and ratios are 0 rather than missing.
+        for result in [CacheResult::Hit, CacheResult::Miss, CacheResult::Stale] {
+            let _ = m.cache.get_or_create(&CacheLabels {
+                result: result.as_str(),
+            });
+        }
         Self { registry, ..m }
     }
 
@@ -276,23 +297,30 @@ impl Metrics {
         self.egress.hosts(tracked);
     }
 
-    /// Records one token fetch from the token server at `realm_host`.
+    /// Records one token fetch from the token server at `realm_host`. Both results of a
+    /// realm exist from its first fetch on, so an error rate reads 0, not "no data".
     pub fn token_fetch(&self, realm_host: &str, ok: bool) {
         let realm = self.host_label(realm_host);
-        let result = if ok { "ok" } else { "error" };
+        let (counted, other) = if ok { ("ok", "error") } else { ("error", "ok") };
+        let _ = self.token_fetches.get_or_create(&TokenLabels {
+            realm: realm.clone(),
+            result: other,
+        });
         self.token_fetches
-            .get_or_create(&TokenLabels { realm, result })
+            .get_or_create(&TokenLabels {
+                realm,
+                result: counted,
+            })
             .inc();
     }
 
     /// Records one cache outcome.
     pub fn cache(&self, result: CacheResult) {
-        let result = match result {
-            CacheResult::Hit => "hit",
-            CacheResult::Miss => "miss",
-            CacheResult::Stale => "stale",
-        };
-        self.cache.get_or_create(&CacheLabels { result }).inc();
+        self.cache
+            .get_or_create(&CacheLabels {
+                result: result.as_str(),
+            })
+            .inc();
     }
 
     /// Replaces every `landed_image_availability` series with the given ones (value 1).
@@ -346,6 +374,20 @@ mod tests {
             "{text}"
         );
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    }
+
+    #[test]
+    fn error_and_stale_series_read_zero_before_the_first_one() {
+        let m = Metrics::new();
+        m.token_fetch("auth.example", true);
+        let text = m.encode();
+        for series in [
+            "landed_registry_token_fetches_total{realm=\"auth.example\",result=\"error\"} 0",
+            "landed_registry_token_fetches_total{realm=\"auth.example\",result=\"ok\"} 1",
+            "landed_cache_lookups_total{result=\"stale\"} 0",
+        ] {
+            assert!(text.contains(series), "{series} in {text}");
+        }
     }
 
     #[test]
