@@ -26,6 +26,8 @@ pub mod landed;
 pub mod load;
 pub mod outputs;
 pub mod pki;
+pub mod prometheus;
+pub mod promql;
 pub mod registry;
 pub mod review;
 pub mod runtime;
