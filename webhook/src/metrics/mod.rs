@@ -8,6 +8,7 @@
 //! [`Metrics::new`] still builds a private instance for unit tests.
 
 mod breakglass;
+mod cache;
 mod egress;
 mod labels;
 mod policy;
@@ -25,6 +26,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::verdict::VerdictClass;
+pub use cache::CacheResult;
 pub use labels::*;
 pub use policy::PolicyFailure;
 
@@ -38,28 +40,6 @@ fn latency() -> Histogram {
     Histogram::new([
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
     ])
-}
-
-/// A cache outcome, as a label value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheResult {
-    /// Answered from the cache.
-    Hit,
-    /// Asked the registry.
-    Miss,
-    /// A recent `landed` served because the registry failed now.
-    Stale,
-}
-
-impl CacheResult {
-    /// The label value.
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Hit => "hit",
-            Self::Miss => "miss",
-            Self::Stale => "stale",
-        }
-    }
 }
 
 /// Every family landed exports.
@@ -207,12 +187,7 @@ impl Metrics {
                 version: env!("CARGO_PKG_VERSION"),
             }),
         );
-        // Closed label sets start at zero, so rates and ratios are 0 rather than missing.
-        for result in [CacheResult::Hit, CacheResult::Miss, CacheResult::Stale] {
-            let _ = m.cache.get_or_create(&CacheLabels {
-                result: result.as_str(),
-            });
-        }
+        m.start_cache_results_at_zero();
         Self { registry, ..m }
     }
 
@@ -310,15 +285,6 @@ impl Metrics {
             .get_or_create(&TokenLabels {
                 realm,
                 result: counted,
-            })
-            .inc();
-    }
-
-    /// Records one cache outcome.
-    pub fn cache(&self, result: CacheResult) {
-        self.cache
-            .get_or_create(&CacheLabels {
-                result: result.as_str(),
             })
             .inc();
     }
