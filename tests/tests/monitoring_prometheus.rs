@@ -2,6 +2,14 @@
 //! over TLS (issue #29): every dashboard query and every alert expression, read from the
 //! chart's files, must return series once landed has reviewed a landed image (token auth), an
 //! absent one, one on an unreachable registry, and an absent one in an audit-mode namespace.
+//!
+//! Dashboard queries run with Grafana's variables replaced: the interval ones by one minute,
+//! `$namespace`, `$job` and `$instance` by what their own `label_values()` queries find.
+//! Alert expressions are read back from Prometheus, which loaded the chart's rules file, and
+//! run with every comparison turned into a `bool` one (`> 0.05` becomes `> bool 0.05`): a
+//! threshold no short run reaches would otherwise filter every series out, while `bool` keeps
+//! each compared series and still returns nothing when either side names a missing metric or
+//! the sides' labels do not match (see `landed_e2e::promql::with_bool`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
