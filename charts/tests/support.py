@@ -36,6 +36,7 @@ CRD_KINDS = {
     ("cert-manager.io/v1", "ClusterIssuer"),
     ("cert-manager.io/v1", "Certificate"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 
 # Where the built-in policies are when scripts/test (policies/build.sh) has built them.
@@ -74,9 +75,16 @@ def one(docs: list[dict], kind: str) -> dict:
     return found[0]
 
 
+def config_map(docs: list[dict]) -> dict:
+    """The ConfigMap holding landed.yaml (the dashboard's ConfigMap may be rendered too)."""
+    found = [d for d in find(docs, "ConfigMap") if "landed.yaml" in d.get("data", {})]
+    assert len(found) == 1, f"expected one landed.yaml ConfigMap, got {len(found)}"
+    return found[0]
+
+
 def landed_config(docs: list[dict]) -> dict:
     """The landed.yaml of the rendered ConfigMap, parsed."""
-    return yaml.safe_load(one(docs, "ConfigMap")["data"]["landed.yaml"])
+    return yaml.safe_load(config_map(docs)["data"]["landed.yaml"])
 
 
 def container(docs: list[dict]) -> dict:
@@ -193,7 +201,7 @@ class Server:
 
 def write_local_config(docs: list[dict], tmp: Path, cert: Path, key: Path, client_ca: Path | None = None) -> Path:
     """The ConfigMap's landed.yaml with file paths moved into `tmp`, everything else as is."""
-    text = one(docs, "ConfigMap")["data"]["landed.yaml"]
+    text = config_map(docs)["data"]["landed.yaml"]
     config = yaml.safe_load(text)
     config["server"]["tlsCertFile"] = str(cert)
     config["server"]["tlsKeyFile"] = str(key)

@@ -90,6 +90,8 @@ pub struct PolicyEntry {
     pub mode: Option<String>,
     /// `settings:` handed to the policy.
     pub settings: Option<serde_json::Value>,
+    /// `failurePolicy:` (`Fail` or `Ignore`).
+    pub failure_policy: Option<String>,
 }
 
 impl PolicyEntry {
@@ -122,6 +124,12 @@ impl PolicyEntry {
     /// The same entry with `mode: mode`.
     pub fn mode(mut self, mode: &str) -> Self {
         self.mode = Some(mode.to_owned());
+        self
+    }
+
+    /// The same entry with `failurePolicy: policy`.
+    pub fn failure_policy(mut self, policy: &str) -> Self {
+        self.failure_policy = Some(policy.to_owned());
         self
     }
 
@@ -292,6 +300,9 @@ impl LandedConfig {
                 }
                 if let Some(mode) = &entry.mode {
                     let _ = writeln!(out, "    mode: {mode}");
+                }
+                if let Some(policy) = &entry.failure_policy {
+                    let _ = writeln!(out, "    failurePolicy: {policy}");
                 }
                 if let Some(settings) = &entry.settings {
                     // JSON is YAML: the settings go as one flow mapping.

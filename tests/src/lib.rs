@@ -10,7 +10,8 @@
 //! runtime ([`runtime`]), so a test may block on a child process without starving them.
 //!
 //! Tools needed at test time (the project's test script installs them):
-//! `docker-registry`, `skopeo`, `htpasswd` (apache2-utils) and `openssl`. See [`tools`].
+//! `docker-registry`, `skopeo`, `htpasswd` (apache2-utils), `openssl` and `prometheus`. See
+//! [`tools`].
 
 pub mod admin;
 pub mod binary;
@@ -26,6 +27,8 @@ pub mod landed;
 pub mod load;
 pub mod outputs;
 pub mod pki;
+pub mod prometheus;
+pub mod promql;
 pub mod registry;
 pub mod review;
 pub mod runtime;

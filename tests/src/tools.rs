@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 /// Debian packages the harness needs; the project's test script installs them.
-pub const APT_PACKAGES: &str = "docker-registry skopeo apache2-utils openssl";
+pub const APT_PACKAGES: &str = "docker-registry skopeo apache2-utils openssl prometheus";
 
 /// An external program the harness needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub enum Tool {
     Htpasswd,
     /// `openssl`, to generate RSA keys (ring cannot) (package `openssl`).
     Openssl,
+    /// The Prometheus server, to scrape `landed serve` and evaluate queries (package
+    /// `prometheus`).
+    Prometheus,
 }
 
 impl Tool {
@@ -28,6 +31,7 @@ impl Tool {
             Self::Skopeo => "/usr/bin/skopeo",
             Self::Htpasswd => "/usr/bin/htpasswd",
             Self::Openssl => "/usr/bin/openssl",
+            Self::Prometheus => "/usr/bin/prometheus",
         })
     }
 
@@ -38,6 +42,7 @@ impl Tool {
             Self::Skopeo => "skopeo",
             Self::Htpasswd => "apache2-utils",
             Self::Openssl => "openssl",
+            Self::Prometheus => "prometheus",
         }
     }
 

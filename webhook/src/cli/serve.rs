@@ -39,6 +39,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     server::open_files::raise_open_file_limit(config.server.max_connections);
+    crate::metrics::global().webhook_timeout(config.server.webhook_timeout);
     let mut listen = args.listen.unwrap_or(config.server.listen);
     // Kept alive for the whole run: the dev certificates live in it.
     let mut _dev_dir = None;

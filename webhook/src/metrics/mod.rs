@@ -8,9 +8,11 @@
 //! [`Metrics::new`] still builds a private instance for unit tests.
 
 mod breakglass;
+mod cache;
 mod egress;
 mod labels;
 mod policy;
+mod serving;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -24,6 +26,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::verdict::VerdictClass;
+pub use cache::CacheResult;
 pub use labels::*;
 pub use policy::PolicyFailure;
 
@@ -37,17 +40,6 @@ fn latency() -> Histogram {
     Histogram::new([
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
     ])
-}
-
-/// A cache outcome, as a label value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheResult {
-    /// Answered from the cache.
-    Hit,
-    /// Asked the registry.
-    Miss,
-    /// A recent `landed` served because the registry failed now.
-    Stale,
 }
 
 /// Every family landed exports.
@@ -74,6 +66,7 @@ pub struct Metrics {
     availability: Family<AvailabilityLabels, Gauge>,
     scans: Family<ScanLabels, Counter>,
     egress: egress::EgressMetrics,
+    serving: serving::ServingMetrics,
 }
 
 /// The process's metrics.
@@ -114,9 +107,11 @@ impl Metrics {
             availability: Family::default(),
             scans: Family::default(),
             egress: egress::EgressMetrics::default(),
+            serving: serving::ServingMetrics::default(),
         };
         let r = &mut registry;
         m.egress.register(r);
+        m.serving.register(r);
         r.register(
             "reviews",
             "Admission reviews by kind, operation, mode and decision",
@@ -192,6 +187,7 @@ impl Metrics {
                 version: env!("CARGO_PKG_VERSION"),
             }),
         );
+        m.start_cache_results_at_zero();
         Self { registry, ..m }
     }
 
@@ -276,23 +272,21 @@ impl Metrics {
         self.egress.hosts(tracked);
     }
 
-    /// Records one token fetch from the token server at `realm_host`.
+    /// Records one token fetch from the token server at `realm_host`. Both results of a
+    /// realm exist from its first fetch on, so an error rate reads 0, not "no data".
     pub fn token_fetch(&self, realm_host: &str, ok: bool) {
         let realm = self.host_label(realm_host);
-        let result = if ok { "ok" } else { "error" };
+        let (counted, other) = if ok { ("ok", "error") } else { ("error", "ok") };
+        let _ = self.token_fetches.get_or_create(&TokenLabels {
+            realm: realm.clone(),
+            result: other,
+        });
         self.token_fetches
-            .get_or_create(&TokenLabels { realm, result })
+            .get_or_create(&TokenLabels {
+                realm,
+                result: counted,
+            })
             .inc();
-    }
-
-    /// Records one cache outcome.
-    pub fn cache(&self, result: CacheResult) {
-        let result = match result {
-            CacheResult::Hit => "hit",
-            CacheResult::Miss => "miss",
-            CacheResult::Stale => "stale",
-        };
-        self.cache.get_or_create(&CacheLabels { result }).inc();
     }
 
     /// Replaces every `landed_image_availability` series with the given ones (value 1).
@@ -346,6 +340,20 @@ mod tests {
             "{text}"
         );
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    }
+
+    #[test]
+    fn error_and_stale_series_read_zero_before_the_first_one() {
+        let m = Metrics::new();
+        m.token_fetch("auth.example", true);
+        let text = m.encode();
+        for series in [
+            "landed_registry_token_fetches_total{realm=\"auth.example\",result=\"error\"} 0",
+            "landed_registry_token_fetches_total{realm=\"auth.example\",result=\"ok\"} 1",
+            "landed_cache_lookups_total{result=\"stale\"} 0",
+        ] {
+            assert!(text.contains(series), "{series} in {text}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! lifetimes (idle timeout, maximum age) and graceful shutdown.
 
 mod body;
+mod cert_expiry;
 pub mod certs;
 mod config;
 mod connection;

@@ -91,9 +91,13 @@ impl TlsFiles {
         })
     }
 
-    /// Builds a rustls server config from the files as they are now.
+    /// Builds a rustls server config from the files as they are now, and records the
+    /// certificate's expiry.
     pub fn load(&self) -> Result<Arc<ServerConfig>, TlsError> {
-        server_config(&self.read()?, self)
+        let pems = self.read()?;
+        let config = server_config(&pems, self)?;
+        record_expiry(&pems.cert, &self.cert);
+        Ok(config)
     }
 }
 
@@ -102,6 +106,18 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// Sets `landed_tls_certificate_not_after_seconds` from the leaf (first) certificate.
+fn record_expiry(cert_pem: &[u8], path: &Path) {
+    let expiry = CertificateDer::pem_slice_iter(cert_pem)
+        .next()
+        .and_then(Result::ok)
+        .and_then(|leaf| super::cert_expiry::not_after(&leaf));
+    match expiry {
+        Some(unix) => crate::metrics::global().serving_certificate(unix),
+        None => warn!(cert = %path.display(), "cannot read the serving certificate's expiry"),
+    }
 }
 
 /// The TLS versions served: 1.3 and 1.2, nothing older.
@@ -182,6 +198,7 @@ pub async fn watch(
         match server_config(&pems, &files) {
             Ok(config) => {
                 serving.reload_from_config(config);
+                record_expiry(&pems.cert, &files.cert);
                 last = Some(now);
                 info!(cert = %files.cert.display(), "serving certificate reloaded");
             }
