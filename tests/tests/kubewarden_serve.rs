@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 
 use base64::Engine as _;
+use landed_e2e::config::PolicyEntry;
 use landed_e2e::fakes::kube_api::FakeKubeApi;
 use landed_e2e::review::PodReview;
 use landed_e2e::server::LandedServer;
-use landed_e2e::config::PolicyEntry;
 use landed_e2e::{Landed, LandedConfig, Registry, RegistryEntry, RegistryOptions};
 use serde_json::json;
 
@@ -52,9 +52,15 @@ fn kubewarden_policies_run_inside_landed_serve_against_a_real_registry() {
     let _kube = with_kube(&mut landed);
     let mut config = LandedConfig::with_registries(vec![RegistryEntry::for_registry(&registry)]);
     config.policies = vec![
-        PolicyEntry::file("kw-manifest-digest", kubewarden_policy("kw_manifest_digest")),
-        PolicyEntry::file("kw-deny-privileged", kubewarden_policy("kw_deny_privileged"))
-            .settings(json!({"exemptNamespaces": ["kube-system"]})),
+        PolicyEntry::file(
+            "kw-manifest-digest",
+            kubewarden_policy("kw_manifest_digest"),
+        ),
+        PolicyEntry::file(
+            "kw-deny-privileged",
+            kubewarden_policy("kw_deny_privileged"),
+        )
+        .settings(json!({"exemptNamespaces": ["kube-system"]})),
         PolicyEntry::file("kw-add-label", kubewarden_policy("kw_add_label"))
             .settings(json!({"labels": {"landed.dev/checked": "true"}})),
     ];
@@ -70,7 +76,11 @@ fn kubewarden_policies_run_inside_landed_serve_against_a_real_registry() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["response"]["allowed"], true, "{body}");
     let warnings = body["response"]["warnings"].to_string();
-    assert!(warnings.contains(&pushed.digest), "{warnings} / {}", pushed.digest);
+    assert!(
+        warnings.contains(&pushed.digest),
+        "{warnings} / {}",
+        pushed.digest
+    );
 
     // An image that never landed: the policy's host call fails with `absent: …`.
     let absent = PodReview::new("shop")
@@ -98,14 +108,26 @@ fn kubewarden_policies_run_inside_landed_serve_against_a_real_registry() {
     // On /mutate the mutating policy's object becomes a JSON Patch.
     let (status, body) = server.post("/mutate", &good.to_json()).expect("POST");
     assert_eq!(status, 200, "{body}");
-    let patch = body["response"]["patch"].as_str().unwrap_or_default();
-    let patch = base64::engine::general_purpose::STANDARD
-        .decode(patch)
-        .expect("base64 patch");
+    // kube-core writes the patch bytes as a JSON array of numbers (Go reads both that and
+    // base64 into []byte); accept either.
+    let patch = match &body["response"]["patch"] {
+        serde_json::Value::String(text) => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .expect("base64 patch"),
+        serde_json::Value::Array(bytes) => bytes
+            .iter()
+            .map(|b| {
+                b.as_u64()
+                    .and_then(|b| u8::try_from(b).ok())
+                    .expect("a byte")
+            })
+            .collect(),
+        other => panic!("no patch ({other}): {body}"),
+    };
     let patch: serde_json::Value = serde_json::from_slice(&patch).expect("JSON patch");
-    assert!(
-        patch.to_string().contains("landed.dev/checked"),
-        "{patch}"
+    assert_eq!(
+        patch,
+        json!([{"op": "add", "path": "/metadata/labels/landed.dev~1checked", "value": "true"}])
     );
     server
         .stop_and_check_logs()
