@@ -10,6 +10,7 @@ use base64::Engine as _;
 use landed_e2e::config::PolicyEntry;
 use landed_e2e::fakes::kube_api::FakeKubeApi;
 use landed_e2e::review::PodReview;
+use landed_e2e::scenario::plain_registry;
 use landed_e2e::server::LandedServer;
 use landed_e2e::{Landed, LandedConfig, Registry, RegistryEntry, RegistryOptions};
 use serde_json::json;
@@ -132,4 +133,64 @@ fn kubewarden_policies_run_inside_landed_serve_against_a_real_registry() {
     server
         .stop_and_check_logs()
         .expect("no credentials in logs");
+}
+
+/// Pushes `wasm` to `repo:tag` the way `kwctl push` stores a policy (an OCI manifest, a
+/// `application/vnd.wasm.config.v1+json` config, one `application/vnd.wasm.content.layer.v1+wasm`
+/// layer); returns the manifest digest.
+fn push_like_kwctl(registry: &Registry, repo: &str, tag: &str, wasm: &[u8]) -> String {
+    let admin = registry.admin().expect("admin client");
+    let layer = admin.upload_blob(repo, wasm).expect("upload wasm");
+    let config = br#"{"metadata":{"protocolVersion":"v1"}}"#;
+    let config_digest = admin.upload_blob(repo, config).expect("upload config");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.wasm.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.wasm.content.layer.v1+wasm", "digest": layer, "size": wasm.len()}]
+    });
+    let manifest = serde_json::to_vec(&manifest).expect("json");
+    admin
+        .put_manifest(
+            repo,
+            tag,
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        )
+        .expect("put manifest")
+}
+
+#[test]
+fn a_kubewarden_policy_pulled_by_digest_as_kwctl_pushes_it_runs() {
+    let (registry, mut landed) = plain_registry().expect("registry");
+    let wasm = std::fs::read(kubewarden_policy("kw_manifest_digest")).expect("read policy");
+    let repo = "kubewarden/policies/manifest-digest";
+    let digest = push_like_kwctl(&registry, repo, "v0.1.0", &wasm);
+    let host = registry.host();
+    let config_path = landed
+        .set_config(&LandedConfig::with_registries(vec![
+            RegistryEntry::for_registry(&registry),
+        ]))
+        .expect("config");
+    let mut yaml = std::fs::read_to_string(&config_path).expect("read config");
+    yaml.push_str(&format!(
+        "policies:\n  - name: manifest-digest\n    oci: \"{host}/{repo}:v0.1.0@{digest}\"\n    abi: kubewarden-wapc\n"
+    ));
+    std::fs::write(&config_path, yaml).expect("write config");
+    let review = PodReview::new("shop")
+        .expect("review")
+        .container("worker", &format!("{host}/team/app:never-pushed"));
+    let run = landed.review(&review.to_json()).expect("run review");
+    assert!(
+        !run.allowed().expect("decision"),
+        "{}",
+        run.output.describe()
+    );
+    let message = run.message().expect("message");
+    assert!(message.contains("Host error: absent"), "{message}");
+    let stderr = &run.output.stderr;
+    assert!(
+        stderr.contains("policy artifact resolved") && stderr.contains(&digest),
+        "{stderr}"
+    );
 }
