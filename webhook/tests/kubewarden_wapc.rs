@@ -289,3 +289,25 @@ async fn the_wasi_clock_and_randomness_work_and_the_environment_is_empty() {
     .await;
     assert!(out.unwrap().allowed);
 }
+
+#[tokio::test]
+async fn a_module_looking_for_preopened_directories_finds_none_without_trapping() {
+    let imports = r#"(import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))"#;
+    // EBADF (8) for descriptor 3 is "no preopens": the guest answers only then.
+    let validate = r#"(if (result i32) (i32.eq (call $prestat (i32.const 3) (i32.const 3000)) (i32.const 8))
+      (then (call $guest_response (i32.const 512) (global.get $answer_len)) (i32.const 1))
+      (else (i32.const 0)))"#;
+    let bytes = Guest {
+        imports,
+        validate,
+        ..Guest::default()
+    }
+    .build();
+    let out = run(
+        &load(&engine(), &bytes).unwrap(),
+        &input(vec![], false),
+        None,
+    )
+    .await;
+    assert!(out.unwrap().allowed);
+}

@@ -1,8 +1,8 @@
 //! The WASI preview1 surface a pure policy (Rust `wasm32-wasip1`, TinyGo) links against,
 //! wired by hand: `random_get`, `clock_time_get`, `clock_res_get` and `sched_yield` work;
 //! `fd_write` to stdout or stderr goes to landed's log (bounded, the rest dropped; other
-//! descriptors answer EBADF); the environment and the arguments are empty; `proc_exit`
-//! stops the guest. Every other import (filesystem, sockets, polling, any other module)
+//! descriptors answer EBADF); the environment and the arguments are empty, and there are no
+//! preopened directories (`fd_prestat_get` answers EBADF); `proc_exit` stops the guest. Every other import (filesystem, sockets, polling, any other module)
 //! traps when called, naming itself; a module importing a memory, table or global is refused.
 
 use std::sync::OnceLock;
@@ -91,6 +91,9 @@ pub fn add_to_linker(linker: &mut Linker<WapcState>) -> wasmtime::Result<()> {
         },
     )?;
     linker.func_wrap(WASI, "sched_yield", || SUCCESS)?;
+    // wasi-libc asks for preopened directories at start-up: there are none (EBADF ends the
+    // enumeration), which is how a module learns it has no filesystem without trapping.
+    linker.func_wrap(WASI, "fd_prestat_get", |_: i32, _: i32| EBADF)?;
     linker.func_wrap(WASI, "fd_write", fd_write)?;
     for (sizes, values) in [
         ("environ_sizes_get", "environ_get"),
@@ -178,7 +181,7 @@ fn fd_write(
 }
 
 /// The WASI functions [`add_to_linker`] defines.
-pub const OFFERED: [&str; 10] = [
+pub const OFFERED: [&str; 11] = [
     "random_get",
     "clock_time_get",
     "clock_res_get",
@@ -189,6 +192,7 @@ pub const OFFERED: [&str; 10] = [
     "args_sizes_get",
     "args_get",
     "proc_exit",
+    "fd_prestat_get",
 ];
 
 /// Whether the host defines `module.name`.
