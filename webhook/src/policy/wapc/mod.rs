@@ -26,7 +26,7 @@ use super::engine::PolicyEngine;
 use super::host::{ResolveAccess, ReviewLookups};
 use super::limiter::LimitError;
 use super::wasm::LoadError;
-use super::{Policy, PolicyError, PolicyOutput, PreparedInput};
+use super::{ObjectText, Policy, PolicyError, PolicyOutput, PreparedInput};
 use protocol::{GuestAnswer, GuestCall};
 use state::WapcState;
 
@@ -180,32 +180,39 @@ impl KubewardenPolicy {
         settings: &serde_json::Value,
         on_worker: bool,
     ) -> Result<PolicyOutput, PolicyError> {
+        let call = Validation {
+            payload: validate_json(input, settings),
+            scope: input.lookups(),
+            object: &input.input().request.object,
+            mutating: input.input().context.mutating,
+        };
+        self.run_validation(call, on_worker)
+    }
+
+    /// One `validate` call from its encoded input.
+    fn run_validation(
+        &self,
+        call: Validation<'_>,
+        on_worker: bool,
+    ) -> Result<PolicyOutput, PolicyError> {
         let name = &self.inner.name;
-        let payload = validate_json(input, settings).map_err(|e| PolicyError::Failed {
+        let failed = |reason: String| PolicyError::Failed {
             policy: name.to_string(),
-            reason: format!("cannot encode the input: {e}"),
-        })?;
+            reason,
+        };
+        let payload = call
+            .payload
+            .map_err(|e| failed(format!("cannot encode the input: {e}")))?;
         let started = Instant::now();
-        let answer = self.call_guest("validate", payload, input.lookups(), on_worker);
+        let answer = self.call_guest("validate", payload, call.scope, on_worker);
         let elapsed_us = started.elapsed().as_micros() as u64;
         let bytes = answer
-            .and_then(|answer| {
-                answer.map_err(|reason| PolicyError::Failed {
-                    policy: name.to_string(),
-                    reason: format!("reported an error: {reason}"),
-                })
-            })
+            .and_then(|answer| answer.map_err(|e| failed(format!("reported an error: {e}"))))
             .inspect_err(|error| {
                 tracing::warn!(policy = %name, elapsed_us, %error, "policy failed");
             })?;
         tracing::debug!(policy = %name, elapsed_us, bytes = bytes.len(), "policy answered");
-        let request = &input.input().request;
-        answer::validation(
-            name,
-            &bytes,
-            &request.object,
-            input.input().context.mutating,
-        )
+        answer::validation(name, &bytes, call.object, call.mutating)
     }
 
     /// A fresh store and instance, its start functions, then one `__guest_call`.
@@ -304,22 +311,16 @@ impl KubewardenPolicy {
             // The blocking pool cannot borrow the review: the input is encoded first.
             let payload = validate_json(prepared, settings);
             let (policy, scope) = (self.clone(), prepared.lookups());
-            let (object, mutating) = (
-                prepared.input().request.object.clone(),
-                prepared.input().context.mutating,
-            );
-            let name = self.inner.name.to_string();
+            let object = prepared.input().request.object.clone();
+            let mutating = prepared.input().context.mutating;
             tokio::task::spawn_blocking(move || {
-                let payload = payload.map_err(|e| PolicyError::Failed {
-                    policy: name.clone(),
-                    reason: format!("cannot encode the input: {e}"),
-                })?;
-                let answer = policy.call_guest("validate", payload, scope, false)?;
-                let bytes = answer.map_err(|reason| PolicyError::Failed {
-                    policy: name.clone(),
-                    reason: format!("reported an error: {reason}"),
-                })?;
-                answer::validation(&name, &bytes, &object, mutating)
+                let call = Validation {
+                    payload,
+                    scope,
+                    object: &object,
+                    mutating,
+                };
+                policy.run_validation(call, false)
             })
             .await
             .unwrap_or_else(|e| {
@@ -347,6 +348,15 @@ impl Policy for KubewardenPolicy {
     ) -> BoxFuture<'a, Result<PolicyOutput, PolicyError>> {
         Box::pin(self.call(input, settings))
     }
+}
+
+/// One `validate` call: its encoded input, what its lookups answer from, and what its
+/// answer is mapped against.
+struct Validation<'a> {
+    payload: Result<Vec<u8>, serde_json::Error>,
+    scope: ReviewLookups,
+    object: &'a ObjectText,
+    mutating: bool,
 }
 
 /// The settings as a Kubewarden policy reads them: an object, `{}` when there are none.
