@@ -229,6 +229,7 @@ async fn tracing_log_is_taken_and_unoffered_capabilities_are_named() {
             "certificate verification",
         ),
         ("oci", "v1/oci_manifest_config", "this OCI operation"),
+        ("oci", "v2/verify", "sigstore verification"),
     ] {
         let policy = load(&engine, &calling(ns, op, "{}")).unwrap();
         let seen = reported(run(&policy, &review, None).await);

@@ -65,12 +65,12 @@ pub fn answer(state: &mut WapcState, call: &Call<'_>) -> wasmtime::Result<Result
 
 /// The error for a capability landed does not offer, naming it and what is offered.
 fn not_offered(namespace: &str, operation: &str) -> String {
-    let what = match namespace {
-        "kubernetes" => "Kubernetes lookups",
-        "oci" => "this OCI operation",
-        "sigstore" | "verification" => "sigstore verification",
-        "net" => "DNS lookups",
-        "crypto" => "certificate verification",
+    let what = match (namespace, operation) {
+        ("kubernetes", _) => "Kubernetes lookups",
+        ("oci", op) if op.ends_with("/verify") => "sigstore verification",
+        ("oci", _) => "this OCI operation",
+        ("net", _) => "DNS lookups",
+        ("crypto", _) => "certificate verification",
         _ => "this capability",
     };
     format!(
@@ -161,7 +161,8 @@ mod tests {
                 && text.contains("oci v1/manifest_digest"),
             "{text}"
         );
-        assert!(not_offered("oci", "v1/oci_manifest_config").contains("not offered"));
+        assert!(not_offered("oci", "v1/oci_manifest_config").contains("this OCI operation"));
+        assert!(not_offered("oci", "v2/verify").contains("sigstore verification"));
     }
 
     #[test]
