@@ -312,3 +312,49 @@ async fn a_module_looking_for_preopened_directories_finds_none_without_trapping(
     .await;
     assert!(out.unwrap().allowed);
 }
+
+#[test]
+fn metadata_is_read_and_a_rego_or_wasi_execution_mode_is_refused_by_name() {
+    let engine = engine();
+    let section = |mode: &str| {
+        let json =
+            format!(r#"{{"protocolVersion":"v1","executionMode":"{mode}","mutating":false}}"#);
+        format!(
+            r#"(@custom "io.kubewarden.metadata" "{}")"#,
+            wapc_support::wat_bytes(json.as_bytes())
+        )
+    };
+    let wapc = section("kubewarden-wapc");
+    let policy = load(
+        &engine,
+        &Guest {
+            extra: &wapc,
+            ..Guest::default()
+        }
+        .build(),
+    )
+    .unwrap();
+    let metadata = policy.metadata().unwrap();
+    assert_eq!(metadata["executionMode"], "kubewarden-wapc");
+    assert!(load(&engine, &Guest::default().build())
+        .unwrap()
+        .metadata()
+        .is_none());
+    for mode in ["opa", "gatekeeper", "wasi"] {
+        let meta = section(mode);
+        let err = load(
+            &engine,
+            &Guest {
+                extra: &meta,
+                ..Guest::default()
+            }
+            .build(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("executionMode \"{mode}\"")) && text.contains("Rego"),
+            "{text}"
+        );
+    }
+}

@@ -81,6 +81,13 @@ impl KubewardenPolicy {
 
     /// Compiles and links `bytes` without calling the guest.
     pub fn compile(engine: &PolicyEngine, name: &str, bytes: &[u8]) -> Result<Self, LoadError> {
+        let metadata = module::metadata(bytes).map_err(LoadError::Contract)?;
+        if let Some(mode) = module::unsupported_mode(metadata.as_ref()) {
+            return Err(LoadError::Contract(format!(
+                "the policy's metadata says executionMode {mode:?}: landed runs only \
+                 kubewarden-wapc policies (Rego and WASI-CLI policies are not supported yet)"
+            )));
+        }
         let module = engine.compile_module(bytes)?;
         if module.get_export(GUEST_CALL).is_none() {
             return Err(LoadError::MissingExport {
@@ -88,7 +95,6 @@ impl KubewardenPolicy {
                 signature: "__guest_call(operation_len: i32, payload_len: i32) -> i32 (waPC)",
             });
         }
-        let metadata = module::metadata(bytes).map_err(LoadError::Contract)?;
         let mut linker = Linker::new(engine.wasmtime());
         let link = |e: wasmtime::Error| LoadError::Contract(format!("{e:#}"));
         protocol::add_to_linker(&mut linker).map_err(link)?;

@@ -81,6 +81,13 @@ pub fn metadata(bytes: &[u8]) -> Result<Option<serde_json::Value>, String> {
         .map_err(|e| format!("the {METADATA_SECTION} section is not JSON: {e}"))
 }
 
+/// The execution mode the metadata names when it is one landed does not run (`opa`,
+/// `gatekeeper`, `wasi`); `kubewarden-wapc` or none is fine.
+pub fn unsupported_mode(metadata: Option<&serde_json::Value>) -> Option<&str> {
+    let mode = metadata?.get("executionMode")?.as_str()?;
+    (mode != "kubewarden-wapc").then_some(mode)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
