@@ -84,6 +84,10 @@ async fn attack_host_call_with_out_of_bounds_pointers_and_lengths() {
     // Reading the host's answer back into memory it does not have.
     let policy = validating("(call $host_error (i32.const -4)) (i32.const 0)");
     let err = failure(&policy).await;
+    assert!(
+        failed_with(&err, "passed `__host_error` a range outside its memory"),
+        "{err}"
+    );
     let (data, _) = host_call("kubewarden", "kubernetes", "x", "{}");
     let calls = Guest {
         extra: &data,
