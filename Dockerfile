@@ -11,6 +11,7 @@
 # components by the wasm-component-ld that ships with rustc: no extra tools, no WASI imports. The other
 # route policies/build.sh knows (Debian trixie's rustc-web with -Zbuild-std, ~1.4 GB of
 # packages) exists for machines that may only use Debian's archive, not for this build.
+# Only the built-ins (`--only landed`): the Kubewarden test policies are for the test suite.
 # The image tag, the chart's appVersion and the crate version are the same number.
 
 ARG RUST_VERSION=1.95
@@ -23,7 +24,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     set -eux; \
     cargo build --release --locked -p landed; \
-    policies/build.sh --locked; \
+    policies/build.sh --only landed --locked; \
     install -D -m 0755 target/release/landed /out/usr/bin/landed; \
     install -d /out/usr/lib/landed/policies; \
     install -m 0644 policies/target/components/*.wasm /out/usr/lib/landed/policies/; \

@@ -440,9 +440,10 @@ def test_audit_events_background_scan_and_policy_reports():
         "events": True,
         "backgroundScan": {"interval": "10m"},
         "policyReports": True,
+        "reports": "openreports",
     }
     # The rules each part needs: test_rbac.py.
-    assert find(docs, "PolicyReport") == []  # only RBAC; the server writes them
+    assert find(docs, "PolicyReport") == [] and find(docs, "Report") == []  # the server writes them
     pod = one(docs, "Deployment")["spec"]["template"]
     assert pod["spec"]["automountServiceAccountToken"] is True
     annotations = pod["metadata"]["annotations"]
@@ -538,6 +539,7 @@ def test_match_conditions_can_be_turned_off():
         ({"config": {"excludedNamespaces": ["a"]}}, "config.excludedNamespaces"),
         ({"config": {"audit": {"events": True}}}, "config.audit"),
         ({"audit": {"policyReports": True}}, "audit.backgroundScan.interval"),
+        ({"audit": {"reports": "policyreport"}}, "audit.reports must be openreports or wgpolicyk8s"),
         ({"tls": {"mode": "secret", "secret": {"name": "x", "caBundle": FAKE_CA_B64}},
           "metrics": {"serviceMonitor": {"enabled": True}}}, "metrics.serviceMonitor.ca"),
         ({"networkPolicy": {"enabled": True, "ingress": {"from": [{"ipBlock": {"cidr": "172.16.0.0/28"}}]},

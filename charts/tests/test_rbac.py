@@ -36,7 +36,8 @@ def reviewed_kinds() -> list[dict]:
 PULL_SECRETS = {("", "secrets", "get"), ("", "serviceaccounts", "get")}
 LIST_WORKLOADS = {(k["group"], k["resource"], "list") for k in reviewed_kinds()}
 EVENTS = {("", "events", "create")}
-POLICY_REPORTS = {("wgpolicyk8s.io", "policyreports", v) for v in ("get", "create", "update")}
+OPEN_REPORTS = {("openreports.io", "reports", v) for v in ("get", "create", "update")}
+WG_REPORTS = {("wgpolicyk8s.io", "policyreports", v) for v in ("get", "create", "update")}
 
 # values -> the minimal rules they need.
 COMBINATIONS = {
@@ -45,13 +46,22 @@ COMBINATIONS = {
     "landed-audit": ({"audit": {"enabled": True}}, LIST_WORKLOADS),
     "events": ({"audit": {"events": True}}, EVENTS),
     "background-scan": ({"audit": {"backgroundScan": {"interval": "10m"}}}, LIST_WORKLOADS),
+    # OpenReports by default; wg-policy PolicyReports when asked; never both groups.
     "scan-and-reports": (
         {"audit": {"backgroundScan": {"interval": "10m"}, "policyReports": True}},
-        LIST_WORKLOADS | POLICY_REPORTS,
+        LIST_WORKLOADS | OPEN_REPORTS,
+    ),
+    "scan-and-wgpolicy-reports": (
+        {"audit": {"backgroundScan": {"interval": "10m"}, "policyReports": True, "reports": "wgpolicyk8s"}},
+        LIST_WORKLOADS | WG_REPORTS,
+    ),
+    "format-without-reports": (
+        {"audit": {"backgroundScan": {"interval": "10m"}, "reports": "wgpolicyk8s"}},
+        LIST_WORKLOADS,
     ),
     "everything": (
         {"pullSecrets": {"enabled": True}, "audit": {"enabled": True, "events": True, "backgroundScan": {"interval": "10m"}, "policyReports": True}},
-        PULL_SECRETS | LIST_WORKLOADS | EVENTS | POLICY_REPORTS,
+        PULL_SECRETS | LIST_WORKLOADS | EVENTS | OPEN_REPORTS,
     ),
 }
 
@@ -150,8 +160,8 @@ LIVE = {
     "everything": {"pullSecrets": {"enabled": True}, "audit": {"events": True, "backgroundScan": {"interval": "1s"}, "policyReports": True}},
     # Pull secrets alone: the admission review reads the secrets, nothing else is asked.
     "pull-secrets": {"pullSecrets": {"enabled": True}},
-    # The scan with reports, without pull secrets.
-    "scan-and-reports": {"audit": {"backgroundScan": {"interval": "1s"}, "policyReports": True}},
+    # The scan with wg-policy reports, without pull secrets.
+    "scan-and-wgpolicy-reports": {"audit": {"backgroundScan": {"interval": "1s"}, "policyReports": True, "reports": "wgpolicyk8s"}},
 }
 
 
@@ -175,13 +185,13 @@ def test_the_server_uses_exactly_what_is_granted(name, tmp_path):
         answer = json.loads(body)["response"]
         assert answer["allowed"] is True  # audit mode
         events = lambda: [o for (g, r, _, _), o in list(api.objects.items()) if r == "events"]  # noqa: E731
-        reports = lambda: [o for (g, r, _, _), o in list(api.objects.items()) if r == "policyreports"]  # noqa: E731
+        reports = lambda: [o for (g, r, _, _), o in list(api.objects.items()) if r in ("reports", "policyreports")]  # noqa: E731
         audit = values.get("audit", {})
         if audit.get("events"):
             wait_for(lambda: events(), "the audit Event", server)
         if audit.get("policyReports"):
             # Created by the first scan, replaced by the second.
-            wait_for(lambda: any(int(o["metadata"]["resourceVersion"]) > 1 for o in reports()), "a replaced PolicyReport", server)
+            wait_for(lambda: any(int(o["metadata"]["resourceVersion"]) > 1 for o in reports()), "a replaced report", server)
         elif audit.get("backgroundScan"):
             wait_for(lambda: ("", "pods", "list") in api.used(), "the background scan", server)
         if values.get("pullSecrets", {}).get("enabled"):

@@ -84,6 +84,8 @@ pub struct PolicyEntry {
     pub name: String,
     /// Component file, watched for changes by the server.
     pub path: Option<PathBuf>,
+    /// OCI reference the component is pulled from (`oci:`).
+    pub oci: Option<String>,
     /// `mode:` override for this policy's denials (`enforce`, `warn`, `audit`).
     pub mode: Option<String>,
     /// `settings:` handed to the policy.
@@ -104,6 +106,15 @@ impl PolicyEntry {
         Self {
             name: name.to_owned(),
             path: Some(path),
+            ..Self::default()
+        }
+    }
+
+    /// A policy `name` pulled from the OCI artifact `reference`.
+    pub fn oci(name: &str, reference: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            oci: Some(reference.to_owned()),
             ..Self::default()
         }
     }
@@ -275,6 +286,9 @@ impl LandedConfig {
                 let _ = writeln!(out, "  - name: {}", quote(&entry.name));
                 if let Some(path) = &entry.path {
                     let _ = writeln!(out, "    path: {}", quote_path(path));
+                }
+                if let Some(reference) = &entry.oci {
+                    let _ = writeln!(out, "    oci: {}", quote(reference));
                 }
                 if let Some(mode) = &entry.mode {
                     let _ = writeln!(out, "    mode: {mode}");

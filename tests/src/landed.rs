@@ -132,6 +132,20 @@ impl Landed {
         Ok(output)
     }
 
+    /// `landed policy SUB [--config FILE] ARGS...` (the config goes after the policy
+    /// subcommand). Fails if the run printed a registered secret.
+    pub fn policy(&self, sub: &str, args: &[&str]) -> Result<RunOutput> {
+        let mut all_args = vec!["policy".to_owned(), sub.to_owned()];
+        if let Some(config) = &self.config {
+            all_args.push("--config".to_owned());
+            all_args.push(config.display().to_string());
+        }
+        all_args.extend(args.iter().map(|a| (*a).to_owned()));
+        let output = self.spawn(all_args, None)?;
+        self.assert_no_secrets(&output)?;
+        Ok(output)
+    }
+
     /// `landed check --output json [EXTRA...] IMAGES...`.
     pub fn check(&self, images: &[&str]) -> Result<CheckRun> {
         self.check_with(&[], images)

@@ -104,30 +104,36 @@ fn audit_reports_landed_partial_and_unreachable_images() {
 }
 
 #[test]
-fn policyreports_are_printed_and_applied() {
+fn openreports_are_printed_and_applied() {
     let c = cluster();
     let run = c
         .landed
-        .run("audit", &["--output", "policyreport", "--apply"], None)
+        .run("audit", &["--output", "openreports", "--apply"], None)
         .expect("run");
     assert_eq!(run.code, Some(EXIT_ABSENT), "{}", run.describe());
     let list: Value = serde_json::from_str(&run.stdout).expect("JSON");
-    let report = &list["items"][0];
-    assert_eq!(report["kind"], "PolicyReport", "{}", run.describe());
-    assert_eq!(report["summary"]["fail"], 1);
-    let failed: Vec<&Value> = report["results"]
-        .as_array()
-        .expect("results")
+    let items = list["items"].as_array().expect("items");
+    assert!(
+        items.iter().all(|r| r["kind"] == "Report"),
+        "{}",
+        run.describe()
+    );
+    let fails: u64 = items
         .iter()
+        .map(|r| r["summary"]["fail"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(fails, 1);
+    let failed: Vec<&Value> = items
+        .iter()
+        .flat_map(|r| r["results"].as_array().expect("results"))
         .filter(|r| r["result"] == "fail")
         .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["policy"], "require-landed");
     assert_eq!(failed[0]["resources"][0]["kind"], "Deployment");
     assert_eq!(failed[0]["resources"][0]["name"], "api");
-    let stored = c
-        .kube
-        .objects("apis/wgpolicyk8s.io/v1alpha2", "policyreports");
-    assert_eq!(stored.len(), 1, "{stored:?}");
-    assert_eq!(stored[0]["metadata"]["namespace"], "shop");
+    assert_eq!(failed[0]["properties"]["verdict"], "absent");
+    let stored = c.kube.objects("apis/openreports.io/v1alpha1", "reports");
+    assert_eq!(stored.len(), items.len(), "{stored:?}");
+    assert!(stored.iter().all(|r| r["metadata"]["namespace"] == "shop"));
 }

@@ -62,6 +62,21 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| corpus_images(black_box(&body))));
     }
     group.finish();
+    // Where the corpus's cost goes: the envelope with the objects captured as text, and a
+    // bare skip of the whole body (the least any JSON reader pays).
+    let mut group = c.benchmark_group("decode/corpus");
+    for name in support::CORPUS {
+        let body = support::corpus(name);
+        group.bench_function(format!("{name}/envelope"), |b| {
+            b.iter(|| decode(black_box(&body)).expect("decodes"))
+        });
+        group.bench_function(format!("{name}/skip_all"), |b| {
+            b.iter(|| {
+                serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&body)).expect("JSON")
+            })
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

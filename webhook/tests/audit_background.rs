@@ -1,5 +1,5 @@
 //! The server's background scan: `landed_image_availability` gauges (one series per workload
-//! container with its verdict) and PolicyReports kept fresh against the fake API server.
+//! container with its verdict) and OpenReports (the default format) kept fresh against the fake API server.
 
 mod kube_support;
 mod metrics_support;
@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use kube_support::{deployment, pod, FakeKube};
 use landed::admission::Pipeline;
+use landed::audit::ReportFormat;
 use landed::config::Config;
 use landed::policy::{FailurePolicy, Loaded, PolicySet, PolicyStore};
 use landed::resolve::TableResolver;
@@ -18,7 +19,7 @@ use landed::verdict::Verdict;
 use tokio_util::sync::CancellationToken;
 
 const DIGEST: &str = "sha256:4f1c0e0c9ef7d7b45e0d8e4a4e2ec13e6d4bf1d09b1f3fbe7e3c1b8f6c5b9a11";
-const REPORTS: (&str, &str) = ("apis/wgpolicyk8s.io/v1alpha2", "policyreports");
+const REPORTS: (&str, &str) = ("apis/openreports.io/v1alpha1", "reports");
 
 /// The `landed_image_availability` series as (workload, container, image, verdict).
 fn gauges() -> Vec<(String, String, String, String)> {
@@ -83,7 +84,7 @@ async fn gauges_and_reports_follow_the_cluster() {
         client(&kube),
         pipeline,
         Duration::from_millis(100),
-        true,
+        Some(ReportFormat::default()),
         shutdown.clone(),
     );
 
@@ -111,15 +112,17 @@ async fn gauges_and_reports_follow_the_cluster() {
     })
     .await;
     wait_for("the report to show the denial", || {
-        kube.objects(REPORTS.0, REPORTS.1)
-            .first()
-            .is_some_and(|r| r["summary"]["fail"] == 1)
+        kube.objects(REPORTS.0, REPORTS.1).iter().any(|r| {
+            r["metadata"]["name"] == "pod-batch"
+                && r["kind"] == "Report"
+                && r["summary"]["fail"] == 1
+        })
     })
     .await;
     assert_eq!(
         kube.objects(REPORTS.0, REPORTS.1).len(),
-        1,
-        "replaced, not duplicated"
+        2,
+        "one per workload, replaced, not duplicated"
     );
     // The scan counter is bumped after a scan's reports are written: wait for it rather than
     // racing the write we just observed.

@@ -1,5 +1,5 @@
 //! The real `landed audit` binary against a fake kube API server (via KUBECONFIG) and an
-//! in-process fake registry: table, JSON, PolicyReports with --apply, exit codes, and a
+//! in-process fake registry: table, JSON, OpenReports and PolicyReports with --apply, exit codes, and a
 //! progress bar that appears on a terminal's stderr without touching stdout.
 
 mod kube_support;
@@ -161,23 +161,66 @@ async fn table_lists_every_container_and_what_would_be_denied() {
     );
 }
 
+#[rstest::rstest]
+#[case::openreports("openreports", "openreports.io/v1alpha1", "Report", "reports")]
+#[case::wgpolicy(
+    "policyreport",
+    "wgpolicyk8s.io/v1alpha2",
+    "PolicyReport",
+    "policyreports"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policyreport_output_and_apply() {
+async fn report_output_and_apply(
+    #[case] output: &str,
+    #[case] api_version: &str,
+    #[case] kind: &str,
+    #[case] plural: &str,
+) {
     let s = setup().await;
-    let out = audit(&s, &["-o", "policyreport", "--apply"]).await;
+    let out = audit(&s, &["-o", output, "--apply"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(list["kind"], "List");
-    let report = &list["items"][0];
-    assert_eq!(report["apiVersion"], "wgpolicyk8s.io/v1alpha2");
-    assert_eq!(report["kind"], "PolicyReport");
-    assert_eq!(report["metadata"]["namespace"], "shop");
-    assert_eq!(report["summary"]["fail"], 1);
-    let stored = s
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3, "one report per workload");
+    let api = items
+        .iter()
+        .find(|r| r["scope"]["name"] == "api")
+        .expect("api's report");
+    assert_eq!(api["apiVersion"], api_version);
+    assert_eq!(api["kind"], kind);
+    assert_eq!(api["metadata"]["namespace"], "shop");
+    assert_eq!(api["metadata"]["name"], "deployment-api");
+    assert_eq!(api["summary"]["fail"], 1);
+    assert_eq!(api["results"][0]["properties"]["verdict"], "absent");
+    let stored = s.kube.objects(&format!("apis/{api_version}"), plural);
+    assert_eq!(stored.len(), 3);
+    let stored_api = stored
+        .iter()
+        .find(|r| r["metadata"]["name"] == "deployment-api")
+        .expect("stored");
+    assert_eq!(stored_api["results"], api["results"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_with_a_table_writes_the_configured_format() {
+    let s = setup().await;
+    let config = s.dir.path().join("landed.yaml");
+    let mut yaml = std::fs::read_to_string(&config).expect("config");
+    yaml.push_str("audit:\n  reports: wgpolicyk8s\n");
+    std::fs::write(&config, yaml).expect("config");
+    let out = audit(&s, &["-o", "table", "--apply"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        s.kube
+            .objects("apis/wgpolicyk8s.io/v1alpha2", "policyreports")
+            .len(),
+        3
+    );
+    assert!(s
         .kube
-        .objects("apis/wgpolicyk8s.io/v1alpha2", "policyreports");
-    assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0]["results"], report["results"]);
+        .objects("apis/openreports.io/v1alpha1", "reports")
+        .is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The audit scan against a fake kube API server and an in-process fake registry: a small
 //! cluster with landed, never-pushed and unreachable images; owned objects reported once under
-//! their owner; each distinct image resolved once; PolicyReports built and applied.
+//! their owner; each distinct image resolved once; OpenReports and PolicyReports built and
+//! applied.
 
 mod kube_support;
 mod registry_support;
@@ -8,7 +9,8 @@ mod registry_support;
 use std::time::Duration;
 
 use kube_support::{deployment, pod, FakeKube};
-use landed::audit::{self, Decision, Findings, Selection, Silent};
+use landed::audit::report::PolicyResult;
+use landed::audit::{self, Decision, Findings, ReportFormat, Selection, Silent};
 use landed::config::Config;
 use landed::resolve::ResolveConfig;
 use landed::verdict::VerdictClass;
@@ -146,54 +148,144 @@ async fn namespaces_are_listed_one_by_one_when_selected() {
     );
 }
 
+#[rstest::rstest]
+#[case::openreports(
+    ReportFormat::Openreports,
+    "apis/openreports.io/v1alpha1",
+    "reports",
+    "Report"
+)]
+#[case::wgpolicy(
+    ReportFormat::Wgpolicyk8s,
+    POLICY_REPORTS,
+    "policyreports",
+    "PolicyReport"
+)]
 #[tokio::test]
-async fn policy_reports_are_built_per_namespace_and_applied_then_replaced() {
+async fn reports_are_built_per_workload_and_applied_then_replaced(
+    #[case] format: ReportFormat,
+    #[case] prefix: &str,
+    #[case] plural: &str,
+    #[case] kind: &str,
+) {
     let (registry, kube) = cluster().await;
     let (findings, policies) = run(&kube, &registry, Selection::default()).await;
-    let reports = audit::report::reports(&findings, &policies, audit::now());
-    assert_eq!(reports.len(), 1);
-    let report = &reports[0];
-    assert_eq!(report.metadata.namespace.as_deref(), Some("shop"));
-    assert_eq!(report.kind, "PolicyReport");
-    let failed: Vec<(&str, &str)> = report
-        .results
+    let reports = audit::report::reports(&findings, &policies, format, audit::now());
+    let mut scopes: Vec<(&str, &str, &str)> = reports
         .iter()
-        .filter(|r| r.result == "fail")
-        .map(|r| (r.policy.as_str(), r.resources[0].name.as_str()))
+        .map(|r| {
+            assert_eq!(r.kind, kind);
+            assert_eq!(r.metadata.namespace, r.scope.namespace);
+            (
+                r.scope.kind.as_str(),
+                r.scope.name.as_str(),
+                r.metadata.name.as_str(),
+            )
+        })
         .collect();
-    assert_eq!(failed, [("require-landed", "api")]);
-    assert_eq!(report.summary.fail, 1);
+    scopes.sort();
     assert_eq!(
-        report.summary.pass as usize,
-        4 * policies.len() - 1,
-        "one result per workload and policy"
+        scopes,
+        [
+            ("Deployment", "api", "deployment-api"),
+            ("Deployment", "web", "deployment-web"),
+            ("Deployment", "web-canary", "deployment-web-canary"),
+            ("Pod", "worker", "pod-worker"),
+        ]
     );
+    let failed: Vec<(&str, &str, &str)> = reports
+        .iter()
+        .flat_map(|r| &r.results)
+        .filter(|r| r.result == PolicyResult::Fail)
+        .map(|r| {
+            (
+                r.policy.as_str(),
+                r.resources[0].name.as_str(),
+                r.properties["verdict"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(failed, [("require-landed", "api", "absent")]);
+    for r in &reports {
+        assert_eq!(r.results.len(), policies.len(), "one image per workload");
+        assert_eq!(r.summary.pass + r.summary.fail, r.results.len() as u32);
+        let owner = &r.metadata.owner_references[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str()),
+            (r.scope.kind.as_str(), r.scope.name.as_str())
+        );
+        assert_eq!(Some(&owner.uid), r.scope.uid.as_ref());
+        assert_eq!(
+            r.source.as_deref(),
+            (format == ReportFormat::Openreports).then_some("landed"),
+            "only OpenReports has a report-level source"
+        );
+        assert!(r.results.iter().all(|x| x.source == "landed"));
+    }
     let client = client(&kube);
-    audit::report::apply(&client, &reports)
+    audit::report::apply(&client, format, &reports)
         .await
         .expect("create");
-    audit::report::apply(&client, &reports)
+    audit::report::apply(&client, format, &reports)
         .await
         .expect("replace");
-    let stored = kube.objects(POLICY_REPORTS, "policyreports");
-    assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0]["summary"]["fail"], 1);
-    let writes: Vec<(String, String)> = kube
+    let stored = kube.objects(prefix, plural);
+    assert_eq!(stored.len(), 4, "replaced, not duplicated");
+    let api = stored
+        .iter()
+        .find(|o| o["metadata"]["name"] == "deployment-api")
+        .expect("api's report");
+    assert_eq!(api["summary"]["fail"], 1);
+    assert_eq!(api["scope"]["name"], "api");
+    let mut writes: Vec<(String, String)> = kube
         .requests()
         .into_iter()
         .filter(|(m, _)| m == "POST" || m == "PUT")
         .collect();
+    let base = format!("/{prefix}/namespaces/shop/{plural}");
+    writes.sort();
+    let names = [
+        "deployment-api",
+        "deployment-web",
+        "deployment-web-canary",
+        "pod-worker",
+    ];
+    let want: Vec<(String, String)> = names
+        .iter()
+        .map(|_| ("POST".to_owned(), base.clone()))
+        .chain(
+            names
+                .iter()
+                .map(|n| ("PUT".to_owned(), format!("{base}/{n}"))),
+        )
+        .collect();
+    assert_eq!(writes, want);
+}
+
+#[tokio::test]
+async fn a_report_the_api_refuses_does_not_stop_the_others() {
+    let (registry, kube) = cluster().await;
+    pod(&kube, "billing", "invoicer", "fake.test/team/web:1.0");
+    let (findings, policies) = run(&kube, &registry, Selection::default()).await;
+    let format = ReportFormat::Openreports;
+    let reports = audit::report::reports(&findings, &policies, format, audit::now());
+    let refused = reports[0].metadata.namespace.clone();
+    let other = if refused == "shop" { "billing" } else { "shop" };
+    kube.refuse_writes_in(&refused);
+    let err = audit::report::apply(&client(&kube), format, &reports)
+        .await
+        .expect_err("one namespace refuses");
+    assert!(err.to_string().contains(&refused), "{err}");
+    let stored = kube.objects("apis/openreports.io/v1alpha1", "reports");
+    let written = reports
+        .iter()
+        .filter(|r| r.metadata.namespace == other)
+        .count();
+    assert!(written > 0);
     assert_eq!(
-        writes,
-        [
-            (
-                "POST".into(),
-                "/apis/wgpolicyk8s.io/v1alpha2/namespaces/shop/policyreports".into()
-            ),
-            (
-                "PUT".into(),
-                "/apis/wgpolicyk8s.io/v1alpha2/namespaces/shop/policyreports/landed".into()
-            ),
-        ]
+        stored.len(),
+        written,
+        "every report of {other} still written"
     );
+    assert!(stored.iter().all(|r| r["metadata"]["namespace"] == other));
 }

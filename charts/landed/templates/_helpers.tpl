@@ -179,7 +179,10 @@ matchConditions:
 {{- end -}}
 {{- end -}}
 {{- if and .Values.audit.policyReports (not .Values.audit.backgroundScan.interval) -}}
-{{- fail "audit.policyReports needs audit.backgroundScan.interval: the background scan writes the PolicyReports" -}}
+{{- fail "audit.policyReports needs audit.backgroundScan.interval: the background scan writes the reports" -}}
+{{- end -}}
+{{- if not (has .Values.audit.reports (list "openreports" "wgpolicyk8s")) -}}
+{{- fail (printf "audit.reports must be openreports or wgpolicyk8s, not %q" (toString .Values.audit.reports)) -}}
 {{- end -}}
 {{- $ca := .Values.server.clientAuth -}}
 {{- if and $ca.enabled (ne (len (compact (list $ca.caSecret $ca.caConfigMap))) 1) -}}
@@ -220,13 +223,24 @@ matchConditions:
 {{- if or .Values.pullSecrets.enabled (include "landed.listWorkloads" .) $a.events $a.policyReports -}}true{{- end -}}
 {{- end -}}
 
+{{/* The API group and resource of the reports audit.reports names (RBAC). */}}
+{{- define "landed.reportsApi" -}}
+{{- if eq .Values.audit.reports "wgpolicyk8s" -}}
+group: wgpolicyk8s.io
+resource: policyreports
+{{- else -}}
+group: openreports.io
+resource: reports
+{{- end -}}
+{{- end -}}
+
 {{/* landed.yaml's `audit:` from the audit values; empty when every part is off. */}}
 {{- define "landed.auditConfig" -}}
 {{- $a := .Values.audit -}}
 {{- $out := dict -}}
 {{- if $a.events -}}{{- $_ := set $out "events" true -}}{{- end -}}
 {{- if $a.backgroundScan.interval -}}{{- $_ := set $out "backgroundScan" (dict "interval" $a.backgroundScan.interval) -}}{{- end -}}
-{{- if $a.policyReports -}}{{- $_ := set $out "policyReports" true -}}{{- end -}}
+{{- if $a.policyReports -}}{{- $_ := set $out "policyReports" true -}}{{- $_ := set $out "reports" $a.reports -}}{{- end -}}
 {{- if $out -}}{{- toYaml $out -}}{{- end -}}
 {{- end -}}
 

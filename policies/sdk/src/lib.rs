@@ -15,7 +15,10 @@
 //! landed_policy_sdk::export_policy!(validate);
 //! ```
 //!
-//! Build with `cargo build --release --target wasm32-wasip2` (see `policies/README.md`).
+//! Build the lean way, as `landed policy new` sets up in `build.sh`: for
+//! `wasm32-unknown-unknown`, linked into a component by rustc's `wasm-component-ld` with
+//! `--wasi-adapter=none`, so the component imports nothing and landed can reuse its answers
+//! (`cargo build --release --target wasm32-wasip2` works too, with WASI imports that trap).
 //! Natively the crate compiles without any WebAssembly glue, so the policy function can be
 //! unit-tested with plain `cargo test`.
 
@@ -109,7 +112,7 @@ pub fn resolve_image(reference: &str) -> Result<Resolved, String> {
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "policy",
         pub_export_macro: true,
         export_macro_name: "__export_landed_guest",

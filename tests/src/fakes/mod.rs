@@ -8,6 +8,7 @@ pub mod garbage;
 pub mod google_oauth;
 pub mod hostile;
 pub mod kube_api;
+pub mod lying_upload;
 pub mod registries;
 pub mod token_server;
 

@@ -141,6 +141,8 @@ struct TokenState {
     issuer: Arc<TokenIssuer>,
     credentials: Option<(String, String)>,
     lifetime_secs: u64,
+    /// Grant only `pull`, whatever is asked (a read-only account).
+    read_only: bool,
     recorder: Recorder,
 }
 
@@ -158,7 +160,13 @@ impl TokenServer {
     /// With `credentials`, requests must carry them as Basic auth (else 401); without, anyone
     /// gets a token. Tokens live `lifetime_secs`.
     pub fn start(credentials: Option<(&str, &str)>, lifetime_secs: u64) -> Result<Self> {
-        Self::serve(credentials, lifetime_secs, None)
+        Self::serve(credentials, lifetime_secs, None, false)
+    }
+
+    /// The same for a read-only account: its tokens grant `pull` only, whatever the scope
+    /// asks (as a token server does for a user without write access).
+    pub fn start_read_only(credentials: Option<(&str, &str)>, lifetime_secs: u64) -> Result<Self> {
+        Self::serve(credentials, lifetime_secs, None, true)
     }
 
     /// The same on HTTPS with `cert`, as a TLS registry's token server must be.
@@ -167,13 +175,14 @@ impl TokenServer {
         lifetime_secs: u64,
         cert: &CertifiedKey,
     ) -> Result<Self> {
-        Self::serve(credentials, lifetime_secs, Some(cert))
+        Self::serve(credentials, lifetime_secs, Some(cert), false)
     }
 
     fn serve(
         credentials: Option<(&str, &str)>,
         lifetime_secs: u64,
         tls: Option<&CertifiedKey>,
+        read_only: bool,
     ) -> Result<Self> {
         let issuer = Arc::new(TokenIssuer::new(
             "landed-e2e-token-issuer",
@@ -185,6 +194,7 @@ impl TokenServer {
             issuer: issuer.clone(),
             credentials: credentials.clone(),
             lifetime_secs,
+            read_only,
             recorder: recorder.clone(),
         };
         let router = |_| Router::new().fallback(handle).with_state(state);
@@ -248,7 +258,12 @@ async fn handle(State(state): State<TokenState>, request: Request) -> Response {
                 .into_response()
         }
     };
-    let access = parse_scopes(&form_values(&recorded.query, "scope"));
+    let mut access = parse_scopes(&form_values(&recorded.query, "scope"));
+    if state.read_only {
+        for (_, actions) in &mut access {
+            actions.retain(|a| a == "pull");
+        }
+    }
     match state.issuer.mint(&subject, &access, state.lifetime_secs) {
         Ok(token) => Json(json!({
             "token": token,

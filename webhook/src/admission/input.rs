@@ -7,7 +7,7 @@ use crate::policy::{ObjectText, RequestInfo};
 /// when the request has none).
 pub fn request_info(req: &Request) -> RequestInfo {
     let object = match &req.object {
-        Some(object) => ObjectText::new(object.json().to_owned()),
+        Some(object) => object.text().clone(),
         None => ObjectText::from_value(&serde_json::Value::Null),
     };
     RequestInfo {

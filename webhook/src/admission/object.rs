@@ -8,6 +8,8 @@ use kube::core::{ApiResource, DynamicResourceScope, ObjectMeta, Resource};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::policy::ObjectText;
+
 /// An object of an AdmissionReview (`request.object` or `request.oldObject`).
 ///
 /// Decoding only checks that the text is a JSON object: the pipeline reads the pod spec and
@@ -17,13 +19,18 @@ use serde_json::value::RawValue;
 #[derive(Clone, Debug)]
 pub struct ReviewObject {
     metadata: OnceLock<ObjectMeta>,
-    json: Box<RawValue>,
+    text: ObjectText,
 }
 
 impl ReviewObject {
     /// The object's JSON text, as sent.
     pub fn json(&self) -> &RawValue {
-        &self.json
+        self.text.json()
+    }
+
+    /// The object's JSON text, shared with whoever else holds it (policy inputs).
+    pub fn text(&self) -> &ObjectText {
+        &self.text
     }
 
     fn from_json(json: Box<RawValue>) -> Result<Self, String> {
@@ -33,13 +40,13 @@ impl ReviewObject {
         }
         Ok(Self {
             metadata: OnceLock::new(),
-            json,
+            text: ObjectText::new(json),
         })
     }
 
     fn read_meta(&self) -> ObjectMeta {
         // Metadata of the wrong shape reads as none: it only names the object in Events.
-        let meta = serde_json::from_str::<Head>(self.json.get())
+        let meta = serde_json::from_str::<Head>(self.json().get())
             .map(|head| head.metadata)
             .unwrap_or_default();
         ObjectMeta {
@@ -77,7 +84,7 @@ impl<'de> Deserialize<'de> for ReviewObject {
 
 impl Serialize for ReviewObject {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.json.serialize(serializer)
+        self.json().serialize(serializer)
     }
 }
 

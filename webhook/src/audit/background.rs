@@ -1,20 +1,20 @@
 //! The server's periodic scan (`audit.backgroundScan.interval`): keeps the
-//! `landed_image_availability` gauges and, when asked, the PolicyReports fresh.
+//! `landed_image_availability` gauges and, when asked, the reports fresh.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{AuditError, Findings, Selection, Silent, DEFAULT_CONCURRENCY};
+use super::{AuditError, Findings, ReportFormat, Selection, Silent, DEFAULT_CONCURRENCY};
 use crate::admission::Pipeline;
 use crate::metrics::AvailabilityLabels;
 
-/// One scan of every namespace: gauges replaced, reports written when `write_reports`.
+/// One scan of every namespace: gauges replaced, reports written in `reports` when set.
 pub async fn scan_once(
     client: &kube::Client,
     pipeline: &Pipeline,
-    write_reports: bool,
+    reports: Option<ReportFormat>,
 ) -> Result<Findings, AuditError> {
     let findings = super::audit(
         client,
@@ -25,10 +25,10 @@ pub async fn scan_once(
     )
     .await?;
     crate::metrics::global().set_availability(availability(&findings));
-    if write_reports {
-        let reports =
-            super::report::reports(&findings, &super::policy_names(pipeline), super::now());
-        super::report::apply(client, &reports).await?;
+    if let Some(format) = reports {
+        let names = super::policy_names(pipeline);
+        let documents = super::report::reports(&findings, &names, format, super::now());
+        super::report::apply(client, format, &documents).await?;
     }
     Ok(findings)
 }
@@ -52,17 +52,17 @@ pub fn availability(findings: &Findings) -> Vec<AvailabilityLabels> {
 }
 
 /// Scans through `client` now and then every `interval` until `shutdown`; writes
-/// reports when `write_reports`.
+/// reports in `reports` when set.
 pub fn spawn(
     client: kube::Client,
     pipeline: Arc<Pipeline>,
     interval: Duration,
-    write_reports: bool,
+    reports: Option<ReportFormat>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let result = scan_once(&client, &pipeline, write_reports).await;
+            let result = scan_once(&client, &pipeline, reports).await;
             crate::metrics::global().audit_scan(result.is_ok());
             match result {
                 Ok(f) => tracing::info!(

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::report::ReportFormat;
+
 /// In-server audit settings; every field optional.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -13,8 +15,10 @@ pub struct AuditConfig {
     pub events: bool,
     /// The periodic scan of running workloads (off unless an interval is set).
     pub background_scan: BackgroundScanConfig,
-    /// Whether the background scan writes PolicyReports.
+    /// Whether the background scan writes reports (the name predates OpenReports).
     pub policy_reports: bool,
+    /// Which report API those are written in.
+    pub reports: ReportFormat,
 }
 
 /// `audit.backgroundScan`.

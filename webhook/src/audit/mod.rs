@@ -2,7 +2,8 @@
 //!
 //! [`inventory`] lists the workloads through the Kubernetes API and collapses owned objects
 //! into their owners; [`scan`] resolves every distinct image once and runs the same pipeline
-//! and policies as admission; [`report`] turns the findings into wg-policy PolicyReports.
+//! and policies as admission; [`report`] turns the findings into OpenReports or wg-policy
+//! PolicyReports.
 //! `landed audit` and the server's background scan both go through [`audit`].
 
 pub mod background;
@@ -17,7 +18,7 @@ use std::time::Duration;
 pub use config::{AuditConfig, BackgroundScanConfig};
 pub use events::EventRecorder;
 pub use inventory::{Selection, Workload};
-pub use report::PolicyReport;
+pub use report::{Document, ReportFormat};
 pub use scan::{Decision, Finding, Findings, Progress, Silent};
 
 use crate::admission::{Pipeline, ReviewError};
@@ -40,8 +41,8 @@ pub enum AuditError {
         #[source]
         source: kube::Error,
     },
-    /// Writing a PolicyReport failed.
-    #[error("cannot write the PolicyReport in namespace {namespace}: {source}")]
+    /// Writing a report failed (RBAC, CRD not installed).
+    #[error("cannot write the report in namespace {namespace}: {source}")]
     Apply {
         /// The namespace.
         namespace: String,

@@ -1,9 +1,11 @@
 //! `landed audit`: what enforce mode would deny among the running workloads.
 //!
 //! Output: `table` (the default when stdout is a terminal), `json` (the default otherwise,
-//! so a pipe gets something a program can read), or `policyreport` (a `List` of wg-policy
-//! PolicyReports, one per namespace). A progress bar is drawn on stderr only when stderr is a
-//! terminal. Exit codes as `landed check`: 2 invalid reference, 1 something would be
+//! so a pipe gets something a program can read), `openreports` (a `List` of OpenReports
+//! `Report`s) or `policyreport` (a `List` of wg-policy PolicyReports): one report per
+//! workload, one result per image and policy. `--apply` writes the reports in the format
+//! printed, or in `audit.reports` when the output is a table or JSON. A progress bar is drawn
+//! on stderr only when stderr is a terminal. Exit codes as `landed check`: 2 invalid reference, 1 something would be
 //! denied, 3 a verdict is undetermined, 0 otherwise.
 
 use std::io::{IsTerminal, Write};
@@ -11,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use super::ConfigArg;
-use crate::audit::{self, Decision, Findings, Progress, Selection, Silent};
+use crate::audit::{self, Decision, Findings, Progress, ReportFormat, Selection, Silent};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,8 +22,21 @@ pub enum AuditOutput {
     Table,
     /// `{workloads: [...], skipped, lookups}`.
     Json,
+    /// A `List` of openreports.io/v1alpha1 Reports.
+    Openreports,
     /// A `List` of wgpolicyk8s.io/v1alpha2 PolicyReports.
     Policyreport,
+}
+
+impl AuditOutput {
+    /// The report format this output prints, if it prints reports.
+    fn report_format(self) -> Option<ReportFormat> {
+        match self {
+            Self::Table | Self::Json => None,
+            Self::Openreports => Some(ReportFormat::Openreports),
+            Self::Policyreport => Some(ReportFormat::Wgpolicyk8s),
+        }
+    }
 }
 
 /// Arguments of `landed audit`.
@@ -36,7 +51,7 @@ pub struct AuditArgs {
     /// Output format (default: table when stdout is a terminal, json otherwise).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<AuditOutput>,
-    /// Create or update the PolicyReports in the cluster.
+    /// Create or update the reports in the cluster (in the printed format, else `audit.reports`).
     #[arg(long)]
     pub apply: bool,
     /// Registry lookups in flight at once.
@@ -51,8 +66,9 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     } else {
         AuditOutput::Json
     });
-    let pipeline =
-        super::pipeline(args.config.load()?, args.config.config.as_deref(), false).await?;
+    let config = args.config.load()?;
+    let format = output.report_format().unwrap_or(config.audit.reports);
+    let pipeline = super::pipeline(config, args.config.config.as_deref(), false).await?;
     let client = audit::connect().await?;
     let selection = Selection {
         namespaces: args.namespace,
@@ -70,17 +86,18 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         progress.as_ref(),
     )
     .await?;
-    let reports = audit::report::reports(&findings, &audit::policy_names(&pipeline), audit::now());
+    let names = audit::policy_names(&pipeline);
+    let reports = audit::report::reports(&findings, &names, format, audit::now());
     match output {
         AuditOutput::Table => print!("{}", table(&findings)),
         AuditOutput::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
-        AuditOutput::Policyreport => {
+        AuditOutput::Openreports | AuditOutput::Policyreport => {
             let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": reports});
             println!("{}", serde_json::to_string_pretty(&list)?);
         }
     }
     if args.apply {
-        audit::report::apply(&client, &reports).await?;
+        audit::report::apply(&client, format, &reports).await?;
     }
     Ok(ExitCode::from(findings.exit_code()))
 }

@@ -51,14 +51,14 @@ pub enum Command {
     Review(review::ReviewArgs),
     /// Ask the registry whether images landed (exit 0 landed, 1 absent/mismatch, 2 usage/invalid, 3 undetermined).
     Check(check::CheckArgs),
-    /// Policy author kit: new, run, test, bench, inspect.
+    /// Policy author kit: new, run, test, bench, inspect, push, pull.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
     /// Generate a CA and a serving certificate.
     Certs(certs::CertsArgs),
     /// List the kinds and subresources the webhook reviews.
     Kinds(kinds::KindsArgs),
-    /// Scan running workloads: what enforce mode would deny (table, json or PolicyReports).
+    /// Scan running workloads: what enforce mode would deny (table, json, OpenReports or PolicyReports).
     Audit(audit::AuditArgs),
 }
 

@@ -4,6 +4,7 @@
 mod cases;
 mod input;
 mod inspect;
+mod publish;
 mod scaffold;
 
 use std::collections::BTreeMap;
@@ -33,9 +34,10 @@ pub enum PolicyCommand {
         /// Directory to create it in.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
-        /// Path of the SDK crate (default: policies/sdk of this checkout, when found).
-        #[arg(long)]
-        sdk: Option<PathBuf>,
+        /// Depend on the SDK crate at DIR (a checkout's policies/sdk) instead of its
+        /// release on crates.io.
+        #[arg(long = "sdk-path", alias = "sdk", value_name = "DIR")]
+        sdk_path: Option<PathBuf>,
     },
     /// Evaluate one request and print the policy's output JSON.
     Run {
@@ -72,10 +74,36 @@ pub enum PolicyCommand {
         #[arg(long, default_value = "2s", value_parser = humantime_serde::re::humantime::parse_duration)]
         duration: Duration,
     },
-    /// Show a component's exports, imports, size and whether it follows the contract.
+    /// Show a component's exports, imports, size, whether it follows the contract and
+    /// whether its answers can be reused.
     Inspect {
-        /// The component (.wasm).
+        /// The component (.wasm), or an OCI reference (`oci://REGISTRY/REPO:TAG[@sha256:…]`).
         wasm: PathBuf,
+        /// Config for pulling an OCI reference (registries, CAs, egress).
+        #[command(flatten)]
+        config: super::ConfigArg,
+    },
+    /// Push a policy to an OCI registry as a WebAssembly artifact; prints the digest and the
+    /// `oci:` line to paste into landed.yaml.
+    Push {
+        /// The policy (.wasm: a landed component or a Kubewarden waPC module).
+        wasm: PathBuf,
+        /// Where to: REGISTRY/REPO:TAG.
+        target: String,
+        /// Registries, CAs, egress and credentials as for lookups.
+        #[command(flatten)]
+        config: super::ConfigArg,
+    },
+    /// Pull a policy from an OCI registry, digest-verified, into a file.
+    Pull {
+        /// REGISTRY/REPO:TAG, or pinned: REGISTRY/REPO[:TAG]@sha256:… (the pin is verified).
+        reference: String,
+        /// The file to write.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// Registries, CAs, egress and credentials as for lookups.
+        #[command(flatten)]
+        config: super::ConfigArg,
     },
 }
 
@@ -97,8 +125,12 @@ pub struct ContextArgs {
 /// Runs a policy subcommand.
 pub async fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        PolicyCommand::New { name, dir, sdk } => {
-            let root = scaffold::create(&name, &dir, sdk.as_deref())?;
+        PolicyCommand::New {
+            name,
+            dir,
+            sdk_path,
+        } => {
+            let root = scaffold::create(&name, &dir, sdk_path.as_deref())?;
             println!("created {}", root.display());
             println!("next: cd {} && cargo test && ./build.sh", root.display());
             Ok(ExitCode::SUCCESS)
@@ -128,7 +160,23 @@ pub async fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             settings,
             duration,
         } => bench(&wasm, request.as_deref(), settings.as_deref(), duration).await,
-        PolicyCommand::Inspect { wasm } => inspect(&wasm),
+        PolicyCommand::Inspect { wasm, config } => match publish::oci_target(&wasm) {
+            Some(reference) => {
+                let fetched = publish::fetch(&config, reference).await?;
+                inspect_bytes(reference, &fetched.bytes)
+            }
+            None => inspect(&wasm),
+        },
+        PolicyCommand::Push {
+            wasm,
+            target,
+            config,
+        } => publish::push(&config, &wasm, &target).await,
+        PolicyCommand::Pull {
+            reference,
+            output,
+            config,
+        } => publish::pull(&config, &reference, &output).await,
     }
 }
 
@@ -304,19 +352,23 @@ fn describe(engine: &wasmtime::Engine, item: &ComponentItem) -> String {
 
 fn inspect(wasm: &Path) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let digest: String = Sha256::digest(&bytes)
+    inspect_bytes(&wasm.display().to_string(), &bytes)
+}
+
+fn inspect_bytes(source: &str, bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    let digest: String = Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    println!("file:    {}", wasm.display());
+    println!("file:    {source}");
     println!("size:    {} bytes", bytes.len());
     println!("sha256:  {digest}");
     let engine = PolicyEngine::new(PolicyLimits::default())?;
-    if crate::policy::detect_abi(&bytes, None)? == crate::policy::Abi::KubewardenWapc {
-        return inspect::kubewarden(&engine, &bytes);
+    if crate::policy::detect_abi(bytes, None)? == crate::policy::Abi::KubewardenWapc {
+        return inspect::kubewarden(&engine, bytes);
     }
     println!("abi:     landed (a landed:policy component)");
-    let component = engine.compile(&bytes)?;
+    let component = engine.compile(bytes)?;
     let ty = component.component_type();
     let wt = engine.wasmtime();
     println!("exports:");
@@ -332,7 +384,9 @@ fn inspect(wasm: &Path) -> anyhow::Result<ExitCode> {
         };
         println!("  {name}: {} — {note}", describe(wt, &item.ty));
     }
-    match crate::policy::WasmPolicy::load(&engine, "inspect", &bytes, &serde_json::Value::Null) {
+    let imports: Vec<&str> = ty.imports(wt).map(|(name, _)| name).collect();
+    println!("reuse:   {}", reuse_note(&imports));
+    match crate::policy::WasmPolicy::load(&engine, "inspect", bytes, &serde_json::Value::Null) {
         Ok(_) => println!("contract: ok (landed:policy@0.1.0)"),
         Err(crate::policy::LoadError::Settings(m)) => {
             println!("contract: ok (landed:policy@0.1.0); empty settings refused: {m}")
@@ -343,4 +397,17 @@ fn inspect(wasm: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether landed reuses this component's answers for identical input, and why not.
+fn reuse_note(imports: &[&str]) -> String {
+    match crate::policy::reuse_blocker(imports) {
+        None => "qualifies: it imports nothing, so landed reuses its answers for identical \
+                 input when its entry reads `input: images` (the built-ins' default)"
+            .to_owned(),
+        Some(why) => format!(
+            "no: {why}; a lean build imports nothing (policies/build.sh, or the scaffold's \
+             build.sh)"
+        ),
+    }
 }

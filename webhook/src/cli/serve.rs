@@ -131,7 +131,7 @@ async fn with_audit(
             client,
             pipeline.clone(),
             interval,
-            audit.policy_reports,
+            audit.policy_reports.then_some(audit.reports),
             shutdown.clone(),
         );
     }

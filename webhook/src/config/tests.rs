@@ -229,3 +229,17 @@ fn http2_idle_timeout_and_max_connection_age_parse_and_are_checked() {
     let err = parse("server:\n  maxConnectionAge: 0s\n").expect_err("zero age");
     assert!(err.to_string().contains("server.maxConnectionAge"), "{err}");
 }
+
+#[test]
+fn audit_reports_default_to_openreports_and_name_one_of_two_apis() {
+    use crate::audit::ReportFormat;
+    assert_eq!(Config::default().audit.reports, ReportFormat::Openreports);
+    let config = parse("audit:\n  policyReports: true\n  reports: wgpolicyk8s\n").expect("valid");
+    assert_eq!(config.audit.reports, ReportFormat::Wgpolicyk8s);
+    let err = parse("audit:\n  reports: policyreport\n").expect_err("unknown API");
+    let text = err.to_string();
+    assert!(
+        text.contains("policyreport") && text.contains("line 2"),
+        "{text}"
+    );
+}

@@ -17,16 +17,23 @@ pub struct GuestClock {
 impl GuestClock {
     /// A clock with `budget`, the guest running from now.
     pub fn start(budget: Duration) -> Self {
+        Self::start_at(budget, Instant::now())
+    }
+
+    fn start_at(budget: Duration, now: Instant) -> Self {
         Self {
             left: budget,
-            resumed: Instant::now(),
+            resumed: now,
         }
     }
 
     /// Charges the guest for the time since it last resumed (it now enters the host); false
     /// when its budget is spent.
     pub fn pause(&mut self) -> bool {
-        let now = Instant::now();
+        self.pause_at(Instant::now())
+    }
+
+    fn pause_at(&mut self, now: Instant) -> bool {
         self.left = self.left.saturating_sub(now.duration_since(self.resumed));
         self.resumed = now;
         !self.left.is_zero()
@@ -46,7 +53,11 @@ impl GuestClock {
     /// Charges the guest for the time since it last resumed and lets it run on: the whole
     /// epoch ticks left, or `None` when less than one is (its deadline has come).
     pub fn lap(&mut self) -> Option<u64> {
-        self.pause();
+        self.lap_at(Instant::now())
+    }
+
+    fn lap_at(&mut self, now: Instant) -> Option<u64> {
+        self.pause_at(now);
         let whole = self.left.as_micros() / EPOCH_TICK.as_micros();
         (whole > 0).then(|| u64::try_from(whole).unwrap_or(u64::MAX))
     }
@@ -63,34 +74,41 @@ pub fn ticks(duration: Duration) -> u64 {
 mod tests {
     use super::*;
 
+    // The clock is driven by explicit instants: a test that slept instead failed whenever
+    // the machine was busy enough to oversleep.
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     #[test]
     fn time_in_the_guest_is_charged_across_host_calls() {
-        let mut clock = GuestClock::start(Duration::from_millis(30));
-        std::thread::sleep(Duration::from_millis(12));
-        assert!(clock.pause());
-        // In the host: not charged.
-        std::thread::sleep(Duration::from_millis(40));
-        clock.resume();
-        std::thread::sleep(Duration::from_millis(12));
-        assert!(clock.pause());
+        let t0 = Instant::now();
+        let mut clock = GuestClock::start_at(ms(30), t0);
+        assert!(clock.pause_at(t0 + ms(12)));
+        // In the host from 12 to 52 ms: not charged.
+        clock.resumed = t0 + ms(52);
+        assert!(clock.pause_at(t0 + ms(64)));
+        assert_eq!(clock.left(), ms(6));
+        clock.resumed = t0 + ms(70);
         assert!(
-            clock.left() <= Duration::from_millis(6),
-            "{:?}",
-            clock.left()
+            !clock.pause_at(t0 + ms(82)),
+            "spent after 36 ms of guest time"
         );
-        clock.resume();
-        std::thread::sleep(Duration::from_millis(12));
-        assert!(!clock.pause(), "spent after 36 ms of guest time");
-        assert_eq!(clock.lap(), None);
+        assert_eq!(clock.lap_at(t0 + ms(82)), None);
     }
 
     #[test]
     fn a_lap_grants_the_whole_ticks_left() {
-        let mut clock = GuestClock::start(Duration::from_millis(500));
-        let ticks = clock.lap().unwrap_or_default();
-        assert!((99..=100).contains(&ticks), "{ticks}");
-        let mut short = GuestClock::start(Duration::from_millis(4));
-        assert_eq!(short.lap(), None, "less than one tick left");
+        let t0 = Instant::now();
+        let mut clock = GuestClock::start_at(ms(500), t0);
+        assert_eq!(clock.lap_at(t0), Some(100));
+        assert_eq!(
+            clock.lap_at(t0 + ms(7)),
+            Some(98),
+            "493 ms left: 98 whole ticks"
+        );
+        let mut short = GuestClock::start_at(ms(4), t0);
+        assert_eq!(short.lap_at(t0), None, "less than one tick left");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! against the SDK by `contract/golden/`.
 
 use k8s_openapi::api::authentication::v1::UserInfo;
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 pub use landed_contract::{ContainerType, Image as ImageInput};
@@ -134,20 +136,24 @@ impl KeptSummary {
 }
 
 /// An object's JSON text, handed to policies as the API server sent it (not re-encoded).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ObjectText(Box<RawValue>);
+///
+/// Shared, not copied: the review holds it and each policy input points at the same text.
+#[derive(Clone, Debug)]
+pub struct ObjectText(
+    // `Arc<RawValue>` would copy the decoded text once more: the box is shared as it came.
+    #[allow(clippy::redundant_allocation)] Arc<Box<RawValue>>,
+);
 
 impl ObjectText {
     /// The text of an object as it came.
     pub fn new(json: Box<RawValue>) -> Self {
-        Self(json)
+        Self(Arc::new(json))
     }
 
     /// The text of `value` encoded.
     pub fn from_value(value: &serde_json::Value) -> Self {
         // Encoding a Value cannot fail (its map keys are strings); the default is `null`.
-        Self(serde_json::value::to_raw_value(value).unwrap_or_default())
+        Self::new(serde_json::value::to_raw_value(value).unwrap_or_default())
     }
 
     /// The JSON text.
@@ -156,9 +162,21 @@ impl ObjectText {
     }
 }
 
+impl Serialize for ObjectText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(Self::new)
+    }
+}
+
 impl PartialEq for ObjectText {
     fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get()
+        self.json().get() == other.json().get()
     }
 }
 

@@ -12,6 +12,7 @@ mod lookup;
 mod oci;
 mod output;
 mod prepared;
+pub mod publish;
 mod reload;
 mod reuse;
 mod section;
@@ -37,6 +38,7 @@ pub use oci::OciFetcher;
 pub use output::parse_output;
 pub use prepared::PreparedInput;
 pub use reload::{PolicyHost, OCI_RETRY_INTERVAL, RELOAD_INTERVAL};
+pub use reuse::reuse_blocker;
 pub use section::PoliciesConfig;
 pub use store::{NotLoaded, PolicyStatus, PolicyStore};
 pub use wapc::{

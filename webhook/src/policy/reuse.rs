@@ -20,6 +20,19 @@ use quick_cache::{Equivalent, Weighter};
 use super::contract::{KeptSummary, RequestSummary};
 use super::{ImageInput, PolicyContext, PolicyOutput};
 
+/// Why a component with these imports never has its answers reused, or `None` when it
+/// qualifies (its entry must still read `input: images`): an import is a way for its answer
+/// to depend on something besides its input.
+pub fn reuse_blocker(imports: &[&str]) -> Option<String> {
+    match imports {
+        [] => None,
+        names => Some(format!(
+            "it imports {} (an answer may depend on more than its input)",
+            names.join(", ")
+        )),
+    }
+}
+
 /// Bytes of inputs and answers kept per policy.
 pub const ANSWER_BYTES: u64 = 1 << 20;
 

@@ -1,19 +1,20 @@
 //! Manifest requests to a registry, with the token dance in front of them.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderValue, Method, StatusCode};
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{Method, StatusCode};
 use sha2::{Digest as _, Sha256};
 
 use super::auth::Authenticator;
 use super::challenge::{self, Challenge};
 use super::config::RegistryConfig;
 use super::egress::Egress;
-use super::endpoint::{refused, transport, Endpoint, Endpoints};
+use super::endpoint::{refused, Endpoint, Endpoints};
 use super::errors::RegistryError;
+pub use super::request::Access;
+use super::request::{Authorization, Call, Request};
 use super::tls::{SetupError, Timeouts};
 use super::token::{TokenCache, TokenKey};
 use super::wire::{
@@ -30,8 +31,6 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker manifest list media type.
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// The Accept header: with fewer types, existing images can look missing.
-const ACCEPT_ALL: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 /// What a manifest lookup found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
@@ -59,10 +58,11 @@ pub struct RegistryClient {
 }
 
 /// A registry's answer with what it was asked under.
-struct Sent {
-    resp: reqwest::Response,
+pub(super) struct Sent {
+    /// The answer.
+    pub resp: reqwest::Response,
     /// A namespace's pull secret authenticated the request.
-    namespaced: bool,
+    pub namespaced: bool,
 }
 
 impl RegistryClient {
@@ -190,8 +190,7 @@ impl RegistryClient {
         Ok(body)
     }
 
-    /// One request under `/v2/<repo>/` (`manifests/<ref>` or `blobs/<digest>`),
-    /// authenticating as the registry asks (at most one retry).
+    /// One read under `/v2/<repo>/` (`manifests/<ref>` or `blobs/<digest>`).
     async fn send(
         &self,
         ep: &Endpoint,
@@ -200,14 +199,41 @@ impl RegistryClient {
         path: &str,
         ctx: &LookupContext,
     ) -> Result<Sent, RegistryError> {
+        let call = Call::under(ep, repo, method, path, Access::Pull);
+        self.send_call(ep, repo, call, ctx).await
+    }
+
+    /// The identity (never the secret) of the credential landed would send to `host`
+    /// with no workload context: `docker-config`, `gcp`, …; `None` is anonymous.
+    pub async fn credential_identity(&self, host: &str) -> Result<Option<String>, RegistryError> {
+        let ep = self.endpoint(host)?;
+        let found = self
+            .auth
+            .credential(&ep.host, ep.auth, &LookupContext::default())
+            .await?;
+        Ok(found.map(|c| c.identity))
+    }
+
+    /// One request to `repo` (`call`), authenticating as the registry asks (at most one
+    /// retry).
+    pub(super) async fn send_call(
+        &self,
+        ep: &Endpoint,
+        repo: &str,
+        call: Call<'_>,
+        ctx: &LookupContext,
+    ) -> Result<Sent, RegistryError> {
+        let access = call.access;
         let request = Request {
             ep,
-            method,
-            url: format!("{}/v2/{repo}/{path}", ep.base),
+            method: call.method,
+            url: call.url,
             repo,
-            path,
+            path: call.path,
+            body: call.body,
+            timeout: call.timeout,
         };
-        let scope = format!("repository:{repo}:pull");
+        let scope = access.scope(repo);
         // A challenge met before on this endpoint is answered up front: no 401 round trip.
         let auth = match ep.known_challenge() {
             Some(ch) => self.authorization(ep, &ch, &scope, ctx).await?,
@@ -231,8 +257,12 @@ impl RegistryClient {
             self.tokens.invalidate(key).await;
         }
         ep.remember(ch.clone());
+        // A read takes the scope the registry asks for; an upload needs push whatever the
+        // first request of it was challenged with.
         let scope = match &ch {
-            Challenge::Bearer { scope: Some(s), .. } if !s.is_empty() => s.clone(),
+            Challenge::Bearer { scope: Some(s), .. } if !s.is_empty() && access == Access::Pull => {
+                s.clone()
+            }
             _ => scope,
         };
         let Some(auth) = self.authorization(ep, &ch, &scope, ctx).await? else {
@@ -303,68 +333,5 @@ fn answers(reference: &str, digest: &Digest) -> Result<(), RegistryError> {
             "asked for manifest {asked}, the registry answered {digest}"
         ))),
         _ => Ok(()),
-    }
-}
-
-/// What a request is sent with.
-struct Authorization {
-    /// The header value (sensitive: never printed).
-    value: HeaderValue,
-    /// The cached token it carries, to drop if the registry refuses it.
-    token: Option<TokenKey>,
-    /// The credential behind it is a namespace's pull secret.
-    namespaced: bool,
-}
-
-/// One request to send, perhaps twice (before and after answering a challenge).
-struct Request<'a> {
-    ep: &'a Endpoint,
-    method: Method,
-    url: String,
-    repo: &'a str,
-    path: &'a str,
-}
-
-impl Request<'_> {
-    /// One HTTP exchange, timed, counted and logged. A 401 counts as a failure only when it
-    /// is `final_answer` (no challenge will be answered after it).
-    async fn exchange(
-        &self,
-        auth: Option<&Authorization>,
-        final_answer: bool,
-    ) -> Result<reqwest::Response, RegistryError> {
-        let mut req = self
-            .ep
-            .http
-            .request(self.method.clone(), &self.url)
-            .header(ACCEPT, ACCEPT_ALL);
-        if let Some(a) = auth {
-            req = req.header(AUTHORIZATION, a.value.clone());
-        }
-        let started = Instant::now();
-        let metrics = crate::metrics::global();
-        let resp = match req.send().await {
-            Ok(resp) => resp,
-            Err(e) => {
-                let err = transport("registry request", e);
-                metrics.registry_request(&self.ep.host, started.elapsed(), Some(err.class()));
-                return Err(err);
-            }
-        };
-        let status = resp.status();
-        let answered = final_answer || status != StatusCode::UNAUTHORIZED;
-        let failed = (answered && !status.is_success())
-            .then(|| RegistryError::from_response(status, b"", None).class());
-        metrics.registry_request(&self.ep.host, started.elapsed(), failed);
-        tracing::debug!(
-            registry = %self.ep.host,
-            repository = %self.repo,
-            path = %self.path,
-            method = %self.method,
-            status = status.as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
-            "registry request"
-        );
-        Ok(resp)
     }
 }

@@ -16,12 +16,14 @@ mod error_body;
 pub mod errors;
 pub mod index;
 mod public;
+mod request;
 pub mod secret;
 pub mod tls;
 pub mod token;
+pub mod upload;
 mod wire;
 
-pub use client::{Manifest, RegistryClient};
+pub use client::{Access, Manifest, RegistryClient};
 pub use config::{AuthMode, RegistryConfig};
 pub use context::LookupContext;
 pub use egress::{Egress, EgressConfig, Origin, Refusal};

@@ -25,6 +25,8 @@ pub struct Cluster {
     objects: BTreeMap<Key, Value>,
     pub requests: Vec<(String, String)>,
     version: u64,
+    /// Namespaces where every write is refused with 403 (as an exceeded quota is).
+    refuse_writes: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -99,6 +101,12 @@ impl FakeKube {
             .filter(|(k, _)| k.0 == prefix && k.1 == resource)
             .map(|(_, v)| v.clone())
             .collect()
+    }
+
+    /// Refuses every create and replace in `namespace` from now on (403 Forbidden, the
+    /// answer to an exceeded ResourceQuota).
+    pub fn refuse_writes_in(&self, namespace: &str) {
+        self.lock().refuse_writes.push(namespace.to_owned());
     }
 
     /// Every (method, path) received.
@@ -215,6 +223,15 @@ async fn handle(State(fake): State<FakeKube>, method: Method, uri: Uri, body: By
                     format!("{resource} \"{name}\" not found"),
                 ),
             }
+        }
+        (Method::POST, None) | (Method::PUT, Some(_))
+            if ns.is_some_and(|n| cluster.refuse_writes.iter().any(|r| r == n)) =>
+        {
+            status(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                format!("{resource} is forbidden: exceeded quota"),
+            )
         }
         (Method::POST, None) | (Method::PUT, Some(_)) => {
             let Ok(mut object) = serde_json::from_slice::<Value>(&body) else {

@@ -5,30 +5,28 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-/// Where the SDK comes from in the new crate's Cargo.toml.
-fn sdk_dependency(sdk: Option<&Path>) -> String {
-    let found = sdk.map(Path::to_path_buf).or_else(|| {
-        let mut starts: Vec<PathBuf> = Vec::new();
-        starts.extend(std::env::current_dir().ok());
-        starts.extend(std::env::current_exe().ok());
-        starts.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-        starts
-            .iter()
-            .flat_map(|s| s.ancestors())
-            .map(|a| a.join("policies/sdk"))
-            .find(|d| d.join("Cargo.toml").is_file())
-    });
-    match found.and_then(|p| p.canonicalize().ok()) {
-        Some(path) => format!(
-            "landed-policy-sdk = {{ path = {:?} }}",
-            path.display().to_string()
-        ),
-        None => {
-            "# The SDK lives in the landed repository under policies/sdk: point `path` at it.\n\
-                 landed-policy-sdk = { git = \"https://github.com/landed-dev/landed\" }"
-                .to_owned()
-        }
-    }
+/// The SDK release a new crate depends on: the version of `policies/sdk` in this checkout
+/// (a unit test keeps them equal).
+pub const SDK_VERSION: &str = "0.1.0";
+
+/// Where the SDK comes from in the new crate's Cargo.toml: the released crate, or the
+/// checkout at `sdk_path` (`--sdk-path`).
+fn sdk_dependency(sdk_path: Option<&Path>) -> anyhow::Result<String> {
+    let Some(path) = sdk_path else {
+        return Ok(format!("landed-policy-sdk = \"{SDK_VERSION}\""));
+    };
+    let dir = path
+        .canonicalize()
+        .with_context(|| format!("--sdk-path {}", path.display()))?;
+    anyhow::ensure!(
+        dir.join("Cargo.toml").is_file(),
+        "--sdk-path {}: no Cargo.toml there (give the SDK crate's directory, policies/sdk)",
+        path.display()
+    );
+    Ok(format!(
+        "landed-policy-sdk = {{ path = {:?} }}",
+        dir.display().to_string()
+    ))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -39,22 +37,24 @@ fn valid_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-/// Writes the crate into `dir/NAME`; returns its path.
-pub fn create(name: &str, dir: &Path, sdk: Option<&Path>) -> anyhow::Result<PathBuf> {
+/// Writes the crate into `dir/NAME` on the released SDK, or the one at `sdk_path`; returns
+/// its path.
+pub fn create(name: &str, dir: &Path, sdk_path: Option<&Path>) -> anyhow::Result<PathBuf> {
     anyhow::ensure!(
         valid_name(name),
         "policy name {name:?} must be lowercase letters, digits and dashes, starting with a letter"
     );
     let root = dir.join(name);
     anyhow::ensure!(!root.exists(), "{} already exists", root.display());
+    let sdk = sdk_dependency(sdk_path)?;
     std::fs::create_dir_all(root.join("src"))
         .with_context(|| format!("cannot create {}", root.display()))?;
     let crate_name = name.replace('-', "_");
     let files = [
-        ("Cargo.toml", cargo_toml(name, &sdk_dependency(sdk))),
+        ("Cargo.toml", cargo_toml(name, &sdk)),
         ("src/lib.rs", LIB_RS.to_owned()),
         ("cases.yaml", CASES_YAML.replace("{crate}", &crate_name)),
-        ("build.sh", BUILD_SH.to_owned()),
+        ("build.sh", BUILD_SH.replace("{crate}", &crate_name)),
         (".gitignore", "/target\n*.wasm\n".to_owned()),
         (
             "README.md",
@@ -184,7 +184,7 @@ mod tests {
 }
 "#;
 
-const CASES_YAML: &str = r#"# Run with: landed policy test target/wasm32-wasip2/release/{crate}.wasm --cases cases.yaml
+const CASES_YAML: &str = r#"# Run with: landed policy test target/{crate}.wasm --cases cases.yaml
 cases:
   - name: one image is allowed
     settings: {maxImages: 1}
@@ -213,33 +213,85 @@ cases:
     expect: {settingsError: "at least 1"}
 "#;
 
-const BUILD_SH: &str = r#"#!/usr/bin/env bash
-# Builds target/wasm32-wasip2/release/<crate>.wasm with Debian's rustc-web when present,
-# else a rustup toolchain with the wasm32-wasip2 target.
-set -euo pipefail
-cd "$(dirname "$0")"
-if [ -x /usr/bin/rustc ] && [ -d /usr/lib/wasm32-wasi ]; then
-    RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTFLAGS="-L native=/usr/lib/wasm32-wasi" \
-        /usr/bin/cargo build --release --target wasm32-wasip2 -Zbuild-std=std,panic_abort "$@"
-else
-    cargo build --release --target wasm32-wasip2 "$@"
-fi
-"#;
+/// The lean build (the built-ins' recipe, `policies/build.sh`): a component that imports
+/// nothing, copied to `target/{crate}.wasm`.
+const BUILD_SH: &str = include_str!("scaffold_build.sh");
 
 const README: &str = r#"# {name}
 
-A [landed](https://github.com/landed-dev/landed) admission policy.
+A [landed](https://github.com/landed-dev/landed) admission policy on
+[landed-policy-sdk](https://docs.rs/landed-policy-sdk).
 
     cargo test                                   # the policy logic, natively
-    ./build.sh                                   # → target/wasm32-wasip2/release/{crate}.wasm
-    landed policy test target/wasm32-wasip2/release/{crate}.wasm --cases cases.yaml
-    landed policy run target/wasm32-wasip2/release/{crate}.wasm --request review.json
-    landed policy bench target/wasm32-wasip2/release/{crate}.wasm
+    ./build.sh                                   # → target/{crate}.wasm
+    landed policy inspect target/{crate}.wasm    # imports nothing: answers can be reused
+    landed policy test target/{crate}.wasm --cases cases.yaml
+    landed policy run target/{crate}.wasm --request review.json
+    landed policy bench target/{crate}.wasm
 
-Use it from landed.yaml:
+`build.sh` builds the way landed builds its own policies: for `wasm32-unknown-unknown`,
+linked into a component by rustc's `wasm-component-ld` without a WASI adapter, so the
+component imports nothing (landed reuses the answers of such a policy for identical input when
+its entry reads `input: images`). It takes Debian's `rustc-web` toolchain when installed, else
+rustup's (`rustup target add wasm32-unknown-unknown`), else `wasm32-wasip2` (WASI imports,
+which trap in landed and rule out reused answers).
 
+Publish it and use it from landed.yaml:
+
+    landed policy push target/{crate}.wasm registry.example/policies/{name}:0.1.0
+    # prints the line to paste, pinned by digest:
     policies:
       - name: {name}
-        path: /etc/landed/policies/{crate}.wasm
+        oci: registry.example/policies/{name}:0.1.0@sha256:…
         settings: {maxImages: 5}
+
+or from a file: `path: /etc/landed/policies/{crate}.wasm`.
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `[workspace.package]` version of policies/Cargo.toml (the SDK inherits it).
+    fn policies_workspace_version() -> String {
+        let manifest = include_str!("../../../../policies/Cargo.toml");
+        let package = manifest
+            .split("[workspace.package]")
+            .nth(1)
+            .expect("[workspace.package]");
+        package
+            .lines()
+            .find_map(|l| l.strip_prefix("version = "))
+            .expect("version")
+            .trim_matches('"')
+            .to_owned()
+    }
+
+    #[test]
+    fn the_scaffold_depends_on_the_sdk_version_of_this_checkout() {
+        assert_eq!(SDK_VERSION, policies_workspace_version());
+        let sdk = include_str!("../../../../policies/sdk/Cargo.toml");
+        assert!(sdk.contains("version.workspace = true"), "{sdk}");
+    }
+
+    /// The function body of `name()` in a shell script.
+    fn shell_function<'a>(script: &'a str, name: &str) -> &'a str {
+        let start = script
+            .find(&format!("\n{name}() {{"))
+            .unwrap_or_else(|| panic!("{name}() not found"));
+        let body = &script[start..];
+        &body[..body.find("\n}\n").expect("function end")]
+    }
+
+    #[test]
+    fn the_scaffold_builds_with_the_built_ins_flags() {
+        let built_ins = include_str!("../../../../policies/build.sh");
+        for function in ["lean_flags", "component_linker", "debian_ready"] {
+            assert_eq!(
+                shell_function(BUILD_SH, function),
+                shell_function(built_ins, function),
+                "{function}() differs between the scaffold's build.sh and policies/build.sh"
+            );
+        }
+    }
+}

@@ -125,7 +125,12 @@ impl WasmPolicy {
                     signature: VALIDATE_SIG,
                 })?;
         let validate_settings = component.get_export_index(None, "validate-settings");
-        let imports_nothing = component.component_type().imports(engine.wasmtime()).len() == 0;
+        let ty = component.component_type();
+        let imports: Vec<&str> = ty
+            .imports(engine.wasmtime())
+            .map(|(name, _)| name)
+            .collect();
+        let imports_nothing = super::reuse::reuse_blocker(&imports).is_none();
         Ok(Self {
             inner: Arc::new(Compiled {
                 name: name.to_owned(),
