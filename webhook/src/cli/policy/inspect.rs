@@ -38,6 +38,9 @@ pub fn kubewarden(engine: &PolicyEngine, bytes: &[u8]) -> anyhow::Result<ExitCod
         "host capabilities offered: {}",
         KUBEWARDEN_CAPABILITIES.join(", ")
     );
+    println!(
+        "reuse:   no: a Kubewarden policy reads the whole request, so its answers are never reused"
+    );
     let policy = match KubewardenPolicy::compile(engine, "inspect", bytes) {
         Ok(policy) => policy,
         Err(e) => {
