@@ -66,6 +66,7 @@ fn entry(name: &str, path: &Path) -> PolicyConfig {
         failure_policy: None,
         runs_on: None,
         input: None,
+        abi: None,
     }
 }
 

@@ -85,6 +85,17 @@ impl Pipeline {
 
     /// Reviews one request; the response's uid is always the request's.
     pub async fn review(&self, req: &Request, route: Route) -> AdmissionResponse {
+        self.review_sent(req, None, route).await
+    }
+
+    /// Reviews one request decoded from the AdmissionReview `body`, which Kubewarden
+    /// policies read the request from verbatim (`None`: they get it rebuilt).
+    pub async fn review_sent(
+        &self,
+        req: &Request,
+        body: Option<&[u8]>,
+        route: Route,
+    ) -> AdmissionResponse {
         let started = Instant::now();
         let span = info_span!(
             "review",
@@ -95,7 +106,10 @@ impl Pipeline {
             operation = ?req.operation,
             endpoint = ?route,
         );
-        let outcome = self.evaluate(req, route).instrument(span.clone()).await;
+        let outcome = self
+            .evaluate_sent(req, body, route)
+            .instrument(span.clone())
+            .await;
         let response = outcome.respond(req, route);
         let _enter = span.enter();
         // With pinning on, an object passes /mutate then /validate: one use, logged once.
@@ -124,6 +138,11 @@ impl Pipeline {
 
     /// What the steps find for a request, before it becomes a response (no log, no metric).
     pub async fn evaluate(&self, req: &Request, route: Route) -> Outcome {
+        self.evaluate_sent(req, None, route).await
+    }
+
+    /// [`Pipeline::evaluate`] of a request decoded from the AdmissionReview `body`.
+    pub async fn evaluate_sent(&self, req: &Request, body: Option<&[u8]>, route: Route) -> Outcome {
         if !matches!(req.operation, Operation::Create | Operation::Update) {
             return Outcome::Skipped("operation not reviewed");
         }
@@ -197,7 +216,7 @@ impl Pipeline {
             },
         };
         let policies = set.policies.iter().filter(runs);
-        let mut evaluation = run_policies(policies, input, ctx, deadline, mode).await;
+        let mut evaluation = run_policies(policies, input, body, ctx, deadline, mode).await;
         evaluation.breakglass = breakglass;
         Outcome::Evaluated(evaluation)
     }
@@ -285,6 +304,7 @@ impl Pipeline {
 async fn run_policies(
     policies: impl Iterator<Item = &Loaded>,
     input: PolicyInput,
+    body: Option<&[u8]>,
     ctx: LookupContext,
     deadline: tokio::time::Instant,
     mode: Mode,
@@ -292,7 +312,10 @@ async fn run_policies(
     let mut evaluation = Evaluation::default();
     // Shared by every policy of the review; each part is encoded when a policy that is
     // called first needs it, so a review whose answers are all reused encodes nothing.
-    let prepared = PreparedInput::with_lookup(&input, ctx).with_deadline(deadline.into_std());
+    let mut prepared = PreparedInput::with_lookup(&input, ctx).with_deadline(deadline.into_std());
+    if let Some(body) = body {
+        prepared = prepared.with_review_body(body);
+    }
     for loaded in policies {
         let name = loaded.policy.name();
         let mode = loaded.mode.unwrap_or(mode);

@@ -3,6 +3,7 @@
 
 mod cases;
 mod input;
+mod inspect;
 mod publish;
 mod scaffold;
 
@@ -18,7 +19,7 @@ use wasmtime::component::types::{ComponentItem, Type};
 
 use crate::mode::OnUndetermined;
 use crate::policy::{
-    Policy, PolicyEngine, PolicyLimits, PreparedInput, ResolveAccess, WasmPolicy, HOST_INTERFACE,
+    Policy, PolicyEngine, PolicyLimits, PolicyModule, PreparedInput, ResolveAccess, HOST_INTERFACE,
 };
 use crate::resolve::TableResolver;
 use input::InputOptions;
@@ -144,7 +145,7 @@ pub async fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
             let engine = PolicyEngine::new(PolicyLimits::default())?;
             let bytes =
                 std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-            let policy = WasmPolicy::compile(&engine, &policy_name(&wasm), &bytes)
+            let policy = PolicyModule::compile(&engine, &policy_name(&wasm), &bytes, None)
                 .with_context(|| format!("cannot load {}", wasm.display()))?;
             let all_passed = cases::run(&policy, &cases).await?;
             Ok(if all_passed {
@@ -194,10 +195,11 @@ fn load(
     engine: &PolicyEngine,
     wasm: &Path,
     settings: Option<&serde_json::Value>,
-) -> anyhow::Result<WasmPolicy> {
+) -> anyhow::Result<PolicyModule> {
     let name = policy_name(wasm);
     let null = serde_json::Value::Null;
-    WasmPolicy::load_file(engine, &name, wasm, settings.unwrap_or(&null))
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    PolicyModule::load(engine, &name, &bytes, settings.unwrap_or(&null), None)
         .with_context(|| format!("cannot load {}", wasm.display()))
 }
 
@@ -221,7 +223,9 @@ async fn run_one(
         on_undetermined: ctx.deny_undetermined.then_some(OnUndetermined::Deny),
         verdicts: verdicts.clone(),
     };
-    let (input, lookup) = input::review_input(input::read_value(request)?, &options)?;
+    let value = input::read_value(request)?;
+    let body = input::review_body(&value);
+    let (input, lookup) = input::review_input(value, &options)?;
     let mut table = TableResolver::new();
     for image in &input.images {
         if let Some(normalized) = &image.normalized {
@@ -240,9 +244,11 @@ async fn run_one(
         resolver: Arc::new(table),
         budget: Duration::from_secs(3),
     });
-    let output = policy
-        .evaluate(&PreparedInput::with_lookup(&input, lookup), &input.settings)
-        .await?;
+    let mut prepared = PreparedInput::with_lookup(&input, lookup);
+    if let Some(body) = &body {
+        prepared = prepared.with_review_body(body);
+    }
+    let output = policy.evaluate(&prepared, &input.settings).await?;
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -254,9 +260,13 @@ async fn bench(
     duration: Duration,
 ) -> anyhow::Result<ExitCode> {
     let settings = read_settings(settings)?;
-    let mut input = match request {
-        Some(path) => input::policy_input(input::read_value(path)?, &InputOptions::default())?,
-        None => input::sample(),
+    let (mut input, body) = match request {
+        Some(path) => {
+            let value = input::read_value(path)?;
+            let body = input::review_body(&value);
+            (input::policy_input(value, &InputOptions::default())?, body)
+        }
+        None => (input::sample(), None),
     };
     input.settings = settings.clone();
     let engine = PolicyEngine::new(PolicyLimits::default())?;
@@ -265,7 +275,10 @@ async fn bench(
     let compile = compile.elapsed();
     let samples = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Duration>> {
         // Encoded once, as in a review; each call splices in the settings.
-        let prepared = PreparedInput::with_lookup(&input, Default::default());
+        let mut prepared = PreparedInput::with_lookup(&input, Default::default());
+        if let Some(body) = &body {
+            prepared = prepared.with_review_body(body);
+        }
         let mut samples = Vec::new();
         let started = Instant::now();
         while started.elapsed() < duration || samples.len() < 10 {
@@ -351,6 +364,10 @@ fn inspect_bytes(source: &str, bytes: &[u8]) -> anyhow::Result<ExitCode> {
     println!("size:    {} bytes", bytes.len());
     println!("sha256:  {digest}");
     let engine = PolicyEngine::new(PolicyLimits::default())?;
+    if crate::policy::detect_abi(bytes, None)? == crate::policy::Abi::KubewardenWapc {
+        return inspect::kubewarden(&engine, bytes);
+    }
+    println!("abi:     landed (a landed:policy component)");
     let component = engine.compile(bytes)?;
     let ty = component.component_type();
     let wt = engine.wasmtime();
@@ -369,7 +386,7 @@ fn inspect_bytes(source: &str, bytes: &[u8]) -> anyhow::Result<ExitCode> {
     }
     let imports: Vec<&str> = ty.imports(wt).map(|(name, _)| name).collect();
     println!("reuse:   {}", reuse_note(&imports));
-    match WasmPolicy::load(&engine, "inspect", bytes, &serde_json::Value::Null) {
+    match crate::policy::WasmPolicy::load(&engine, "inspect", bytes, &serde_json::Value::Null) {
         Ok(_) => println!("contract: ok (landed:policy@0.1.0)"),
         Err(crate::policy::LoadError::Settings(m)) => {
             println!("contract: ok (landed:policy@0.1.0); empty settings refused: {m}")

@@ -42,7 +42,7 @@ pub async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     } else {
         Route::Validate
     };
-    let response = pipeline.review(&request, route).await;
+    let response = pipeline.review_sent(&request, Some(&body), route).await;
     let allowed = response.allowed;
     println!("{}", serde_json::to_string_pretty(&response.into_review())?);
     Ok(if allowed {

@@ -71,6 +71,9 @@ pub enum EngineError {
     /// The bytes are not a valid WebAssembly component.
     #[error("not a valid WebAssembly component: {0}")]
     Compile(String),
+    /// The bytes are not a valid WebAssembly core module.
+    #[error("not a valid WebAssembly module: {0}")]
+    CompileModule(String),
 }
 
 struct Shared {
@@ -175,6 +178,12 @@ impl PolicyEngine {
     pub fn compile(&self, bytes: &[u8]) -> Result<Component, EngineError> {
         Component::new(&self.shared.engine, bytes)
             .map_err(|e| EngineError::Compile(format!("{e:#}")))
+    }
+
+    /// Compiles a core module (a Kubewarden waPC policy) from its binary bytes.
+    pub fn compile_module(&self, bytes: &[u8]) -> Result<wasmtime::Module, EngineError> {
+        wasmtime::Module::new(&self.shared.engine, bytes)
+            .map_err(|e| EngineError::CompileModule(format!("{e:#}")))
     }
 }
 

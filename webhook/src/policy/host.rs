@@ -15,8 +15,8 @@ use wasmtime::{ResourceLimiter, Trap, UpdateDeadline};
 use super::clock::GuestClock;
 use super::engine::PolicyLimits;
 use super::limiter::{Limiter, Refused};
+use super::lookup::Lookups;
 use super::ImageInput;
-use crate::image::Reference;
 use crate::resolve::{LookupContext, Resolve};
 use crate::verdict::{Verdict, VerdictClass};
 
@@ -75,18 +75,10 @@ pub enum HostError {
 /// Data of one store (one call).
 pub struct HostState {
     limiter: Limiter,
-    resolve: Option<ResolveAccess>,
-    runtime: Option<tokio::runtime::Handle>,
-    lookup: Arc<LookupContext>,
-    images: Arc<[ImageInput]>,
-    /// When this evaluation's lookups must end.
-    lookup_deadline: Instant,
+    lookups: Lookups,
     calls_made: u32,
     max_calls: u32,
     clock: GuestClock,
-    // Whether the guest runs on a tokio worker thread, where blocking on the resolver must
-    // hand the worker's other tasks over first (`block_in_place`).
-    on_worker: bool,
 }
 
 impl HostState {
@@ -96,24 +88,18 @@ impl HostState {
         resolve: Option<ResolveAccess>,
         scope: ReviewLookups,
     ) -> Self {
-        let budget = resolve.as_ref().map_or(Duration::ZERO, |r| r.budget);
         Self {
             limiter: Limiter::new(limits),
-            lookup_deadline: scope.deadline.unwrap_or_else(|| Instant::now() + budget),
-            resolve,
-            runtime: tokio::runtime::Handle::try_current().ok(),
-            lookup: scope.context,
-            images: scope.images,
+            lookups: Lookups::new(resolve, scope),
             calls_made: 0,
             max_calls: limits.max_resolve_calls,
             clock: GuestClock::start(limits.deadline),
-            on_worker: false,
         }
     }
 
     /// Marks the call as running on a multi-threaded runtime's worker thread.
     pub fn set_on_worker(&mut self, on_worker: bool) {
-        self.on_worker = on_worker;
+        self.lookups.set_on_worker(on_worker);
     }
 
     /// The resource limiter of this store.
@@ -206,52 +192,7 @@ pub const MAX_REFERENCE_BYTES: usize = 1024;
 /// Answers one `resolve-image` call: from the review's own images first, then the
 /// resolver until the lookup deadline.
 fn resolve_image(state: &mut HostState, reference: &str) -> String {
-    if let Some(image) = state
-        .images
-        .iter()
-        .find(|i| i.reference == reference || i.normalized.as_deref() == Some(reference))
-    {
-        let verdict = Verdict {
-            class: image.verdict,
-            digest: image.digest.as_deref().and_then(|d| d.parse().ok()),
-            detail: image.detail.clone(),
-            cause: None,
-            stale: image.stale,
-        };
-        return answer(reference, image.normalized.clone(), verdict);
-    }
-    let parsed = match Reference::parse(reference) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            let verdict = Verdict::new(VerdictClass::InvalidReference, e.to_string());
-            return answer(reference, None, verdict);
-        }
-    };
-    let normalized = Some(parsed.to_string());
-    let unavailable = |detail: &str| Verdict::new(VerdictClass::Unavailable, detail);
-    let (Some(access), Some(runtime)) = (state.resolve.clone(), state.runtime.clone()) else {
-        let verdict = unavailable("no resolver is available to this policy here");
-        return answer(reference, normalized, verdict);
-    };
-    if state.lookup_deadline <= Instant::now() {
-        let verdict = unavailable("the review's lookup deadline passed");
-        return answer(reference, normalized, verdict);
-    }
-    let deadline = tokio::time::Instant::from_std(state.lookup_deadline);
-    let lookup = &state.lookup;
-    let lookup = async {
-        // The resolver answers by the deadline itself; the timeout holds one that does not,
-        // since nothing else bounds the time a guest spends in the host.
-        let answer = access.resolver.resolve_until(&parsed, lookup, deadline);
-        tokio::time::timeout_at(deadline, answer)
-            .await
-            .unwrap_or_else(|_| unavailable("the review's lookup deadline passed"))
-    };
-    let verdict = if state.on_worker {
-        tokio::task::block_in_place(|| runtime.block_on(lookup))
-    } else {
-        runtime.block_on(lookup)
-    };
+    let (normalized, verdict) = state.lookups.verdict(reference);
     tracing::debug!(reference, verdict = %verdict.class, "policy resolve-image");
     answer(reference, normalized, verdict)
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 
+use super::abi::{Abi, PolicyModule};
 use super::engine::PolicyEngine;
 use super::host::ResolveAccess;
-use super::wasm::{LoadError, WasmPolicy};
+use super::wasm::LoadError;
 use super::{FailurePolicy, InputScope, Loaded, Policy, RunsOn};
 use crate::image::{Reference, ReferenceError};
 use crate::mode::Mode;
@@ -75,6 +76,10 @@ pub struct PolicyConfig {
     /// policies: `full`).
     #[serde(default)]
     pub input: Option<InputScope>,
+    /// `landed` (a component) or `kubewarden-wapc` (a Kubewarden waPC module); read from
+    /// the file when absent.
+    #[serde(default)]
+    pub abi: Option<Abi>,
 }
 
 impl PolicyConfig {
@@ -90,6 +95,7 @@ impl PolicyConfig {
             failure_policy: Some(failure_policy),
             runs_on: None,
             input: None,
+            abi: None,
         }
     }
 
@@ -346,19 +352,25 @@ impl PolicyLoader {
         &self,
         entry: &PolicyConfig,
         bytes: Vec<u8>,
-    ) -> Result<WasmPolicy, LoadError> {
+    ) -> Result<PolicyModule, LoadError> {
         let engine = self.engine.clone();
         let name = entry.name.clone();
         let settings = entry.settings.clone();
         let resolve = self.resolve.clone();
-        let scope = entry.input_scope();
+        let (scope, abi) = (entry.input, entry.abi);
+        let builtin = entry.input_scope();
         tokio::task::spawn_blocking(move || {
-            let policy = WasmPolicy::load(&engine, &name, &bytes, &settings)?;
+            let policy = PolicyModule::load(&engine, &name, &bytes, &settings, abi)?;
             let policy = match resolve {
                 Some(access) => policy.with_resolver(access),
                 None => policy,
             };
-            Ok(policy.with_input_scope(scope))
+            // A Kubewarden policy reads the whole request unless its entry says otherwise.
+            let scope = match &policy {
+                PolicyModule::Kubewarden(_) => scope.unwrap_or(InputScope::Full),
+                PolicyModule::Landed(_) => builtin,
+            };
+            policy.with_input_scope(scope)
         })
         .await
         .map_err(|e| LoadError::Contract(format!("compile task failed: {e}")))?

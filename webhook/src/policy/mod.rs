@@ -1,12 +1,14 @@
 //! The rules: each policy reads the admission request and the image verdicts and answers
 //! allow, deny, warn or patch.
 
+mod abi;
 mod clock;
 mod contract;
 mod engine;
 mod host;
 mod limiter;
 mod loader;
+mod lookup;
 mod oci;
 mod output;
 mod prepared;
@@ -15,10 +17,12 @@ mod reload;
 mod reuse;
 mod section;
 mod store;
+mod wapc;
 mod wasm;
 
 use futures::future::BoxFuture;
 
+pub use abi::{detect as detect_abi, Abi, PolicyModule};
 pub use contract::{
     ContainerType, ImageInput, InputScope, ObjectText, PolicyContext, PolicyInput, PolicyOutput,
     RequestInfo,
@@ -37,6 +41,10 @@ pub use reload::{PolicyHost, OCI_RETRY_INTERVAL, RELOAD_INTERVAL};
 pub use reuse::reuse_blocker;
 pub use section::PoliciesConfig;
 pub use store::{NotLoaded, PolicyStatus, PolicyStore};
+pub use wapc::{
+    KubewardenPolicy, WapcFault, CAPABILITIES as KUBEWARDEN_CAPABILITIES, METADATA_SECTION,
+    PROTOCOL_VERSION as KUBEWARDEN_PROTOCOL, WASI_OFFERED,
+};
 pub use wasm::{LoadError, WasmPolicy};
 
 /// Why a policy gave no usable answer.

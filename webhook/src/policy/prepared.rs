@@ -32,10 +32,65 @@ pub struct PreparedInput<'a> {
     images_json: OnceLock<Encoded>,
     /// The images, copied once for the policies' sandboxes when one is called.
     images: OnceLock<Arc<[ImageInput]>>,
+    /// The AdmissionReview body the request came in, when there is one.
+    review_body: Option<&'a [u8]>,
+    /// The AdmissionRequest's text as sent (or rebuilt), for Kubewarden policies.
+    as_sent: OnceLock<Encoded>,
 }
 
 /// JSON text, or why it could not be encoded (kept as text: the error is not `Clone`).
 type Encoded = Result<String, String>;
+
+/// The part of an AdmissionReview body a Kubewarden policy reads.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    request: &'a serde_json::value::RawValue,
+}
+
+/// An AdmissionRequest rebuilt from what a [`PolicyInput`] keeps of it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Rebuilt<'a> {
+    uid: &'a str,
+    kind: Gvk<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    name: &'a str,
+    operation: &'a str,
+    user_info: &'a k8s_openapi::api::authentication::v1::UserInfo,
+    object: &'a super::ObjectText,
+    dry_run: bool,
+}
+
+#[derive(Serialize)]
+struct Gvk<'a> {
+    group: &'a str,
+    version: &'a str,
+    kind: &'a str,
+}
+
+impl<'a> From<&'a super::RequestInfo> for Rebuilt<'a> {
+    fn from(r: &'a super::RequestInfo) -> Self {
+        Self {
+            uid: &r.uid,
+            kind: Gvk {
+                group: &r.group,
+                version: "",
+                kind: &r.kind,
+            },
+            sub_resource: r.sub_resource.as_deref(),
+            namespace: r.namespace.as_deref(),
+            name: &r.name,
+            operation: &r.operation,
+            user_info: &r.user_info,
+            object: &r.object,
+            dry_run: r.dry_run,
+        }
+    }
+}
 
 #[derive(Serialize)]
 struct Tail<'a> {
@@ -59,7 +114,29 @@ impl<'a> PreparedInput<'a> {
             tail: OnceLock::new(),
             images_json: OnceLock::new(),
             images: OnceLock::new(),
+            review_body: None,
+            as_sent: OnceLock::new(),
         }
+    }
+
+    /// The same, with the AdmissionReview `body` the request came in: Kubewarden policies
+    /// get its `request` verbatim (read from it only when one runs).
+    pub fn with_review_body(mut self, body: &'a [u8]) -> Self {
+        self.review_body = Some(body);
+        self
+    }
+
+    /// The AdmissionRequest's JSON as the API server sent it: the review body's `request`
+    /// text, or without a body (a PolicyInput file) rebuilt from the input's request (no
+    /// version, resource or old object then).
+    pub fn request_as_sent(&self) -> Result<&str, serde_json::Error> {
+        let text = self.as_sent.get_or_init(|| match self.review_body {
+            Some(body) => serde_json::from_slice::<Envelope<'_>>(body)
+                .map(|e| e.request.get().to_owned())
+                .map_err(|e| e.to_string()),
+            None => encode(&Rebuilt::from(&self.input.request)),
+        });
+        unencodable(text)
     }
 
     /// The same, its policies' lookups ending at `deadline` (the review's `resolve.deadline`):

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use super::abi::PolicyModule;
 use super::engine::{EngineError, PolicyEngine};
 use super::host::ResolveAccess;
 use super::loader::{self, FetchPolicy, PolicyConfig, PolicyLoader, Source};
 use super::section::PoliciesConfig;
-use super::wasm::{LoadError, WasmPolicy};
+use super::wasm::LoadError;
 use super::{NotLoaded, Policy, PolicySet, PolicyStatus, PolicyStore};
 
 /// How often policy files are checked for changes.
@@ -31,7 +32,7 @@ struct Fingerprint {
 struct Slot {
     entry: PolicyConfig,
     source: Result<Source, String>,
-    policy: Option<WasmPolicy>,
+    policy: Option<PolicyModule>,
     digest: Option<String>,
     fingerprint: Option<Fingerprint>,
     error: Option<String>,
@@ -241,7 +242,7 @@ impl PolicyHost {
         &self,
         slot: &mut Slot,
         source: &Source,
-        result: Result<(WasmPolicy, String), LoadError>,
+        result: Result<(PolicyModule, String), LoadError>,
         started: Instant,
     ) -> bool {
         let name = &slot.entry.name;

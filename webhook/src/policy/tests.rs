@@ -69,6 +69,7 @@ fn defaults_are_require_landed_and_pin_digest() {
         failure_policy: None,
         runs_on: None,
         input: None,
+        abi: None,
     };
     let src = |e: PolicyConfig| {
         loader

@@ -3,6 +3,7 @@
 
 mod cache;
 mod limits;
+mod manifest;
 mod resolver;
 mod table;
 
@@ -73,6 +74,20 @@ pub trait Resolve: Send + Sync {
                 .await
                 .unwrap_or_else(|_| no_answer(budget))
         })
+    }
+
+    /// The manifest body `reference` resolves to, by `deadline`, or the verdict that says
+    /// why not; resolvers that fetch no manifests (test tables) answer `unavailable`.
+    fn manifest_until<'a>(
+        &'a self,
+        _reference: &'a Reference,
+        _ctx: &'a LookupContext,
+        _deadline: tokio::time::Instant,
+    ) -> BoxFuture<'a, Result<bytes::Bytes, Verdict>> {
+        Box::pin(std::future::ready(Err(Verdict::new(
+            crate::verdict::VerdictClass::Unavailable,
+            "manifests are not fetched here (no registry client)",
+        ))))
     }
 }
 

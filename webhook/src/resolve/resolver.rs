@@ -405,4 +405,13 @@ impl Resolve for Resolver {
     ) -> BoxFuture<'a, Verdict> {
         Box::pin(Resolver::resolve_until(self, reference, ctx, deadline))
     }
+
+    fn manifest_until<'a>(
+        &'a self,
+        reference: &'a Reference,
+        ctx: &'a LookupContext,
+        deadline: Instant,
+    ) -> BoxFuture<'a, Result<bytes::Bytes, Verdict>> {
+        Box::pin(Resolver::manifest_until(self, reference, ctx, deadline))
+    }
 }

@@ -65,7 +65,10 @@ async fn review(state: &AppState, body: &[u8], route: Route) -> Response {
     match admission::decode(body) {
         Ok(request) => {
             let _inflight = crate::metrics::global().inflight();
-            let response = state.pipeline.review(&request, route).await;
+            let response = state
+                .pipeline
+                .review_sent(&request, Some(body), route)
+                .await;
             Json(response.into_review()).into_response()
         }
         Err(err) => {

@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use super::input::{self, InputOptions};
 use crate::mode::OnUndetermined;
-use crate::policy::{Policy, PreparedInput, WasmPolicy};
+use crate::policy::{Policy, PolicyModule, PreparedInput};
 
 /// A case file.
 #[derive(Debug, Deserialize)]
@@ -81,7 +81,7 @@ pub struct Expect {
 }
 
 /// Runs every case, printing `PASS`/`FAIL` lines and the summary; true when all pass.
-pub async fn run(policy: &WasmPolicy, cases_path: &Path) -> anyhow::Result<bool> {
+pub async fn run(policy: &PolicyModule, cases_path: &Path) -> anyhow::Result<bool> {
     let text = std::fs::read_to_string(cases_path)
         .with_context(|| format!("cannot read {}", cases_path.display()))?;
     let file: CaseFile = serde_saphyr::from_str(&text)
@@ -114,7 +114,7 @@ fn load_input(value: &Value, base: &Path) -> anyhow::Result<Value> {
     }
 }
 
-async fn run_case(policy: &WasmPolicy, case: &Case, base: &Path) -> anyhow::Result<()> {
+async fn run_case(policy: &PolicyModule, case: &Case, base: &Path) -> anyhow::Result<()> {
     let expect = &case.expect;
     let settings = case.settings.clone().unwrap_or(Value::Null);
     match (policy.check_settings(&settings), &expect.settings_error) {
@@ -132,8 +132,13 @@ async fn run_case(policy: &WasmPolicy, case: &Case, base: &Path) -> anyhow::Resu
         on_undetermined: case.on_undetermined,
         verdicts: case.verdicts.clone(),
     };
-    let (input, lookup) = input::review_input(load_input(raw, base)?, &options)?;
-    let prepared = PreparedInput::with_lookup(&input, lookup);
+    let value = load_input(raw, base)?;
+    let body = input::review_body(&value);
+    let (input, lookup) = input::review_input(value, &options)?;
+    let mut prepared = PreparedInput::with_lookup(&input, lookup);
+    if let Some(body) = &body {
+        prepared = prepared.with_review_body(body);
+    }
     let output = match (
         policy.evaluate(&prepared, &input.settings).await,
         &expect.error,

@@ -63,6 +63,15 @@ fn verdict(spec: Option<&String>) -> anyhow::Result<(VerdictClass, Option<String
     Ok((class, digest, format!("given verdict {class}")))
 }
 
+/// The AdmissionReview `value` as a body, when it is one (Kubewarden policies read its
+/// request as sent); `None` for a PolicyInput.
+pub fn review_body(value: &Value) -> Option<Vec<u8>> {
+    value["request"]["kind"]
+        .is_object()
+        .then(|| serde_json::to_vec(value).ok())
+        .flatten()
+}
+
 /// The input a policy sees for `value` (PolicyInput or AdmissionReview).
 pub fn policy_input(value: Value, options: &InputOptions) -> anyhow::Result<PolicyInput> {
     Ok(review_input(value, options)?.0)
