@@ -109,22 +109,11 @@ fn kubewarden_policies_run_inside_landed_serve_against_a_real_registry() {
     // On /mutate the mutating policy's object becomes a JSON Patch.
     let (status, body) = server.post("/mutate", &good.to_json()).expect("POST");
     assert_eq!(status, 200, "{body}");
-    // kube-core writes the patch bytes as a JSON array of numbers (Go reads both that and
-    // base64 into []byte); accept either.
-    let patch = match &body["response"]["patch"] {
-        serde_json::Value::String(text) => base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .expect("base64 patch"),
-        serde_json::Value::Array(bytes) => bytes
-            .iter()
-            .map(|b| {
-                b.as_u64()
-                    .and_then(|b| u8::try_from(b).ok())
-                    .expect("a byte")
-            })
-            .collect(),
-        other => panic!("no patch ({other}): {body}"),
-    };
+    // `patch` is a Go []byte: base64 text on the wire, as the API server documents it.
+    let text = body["response"]["patch"].as_str().expect("patch as text");
+    let patch = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64 patch");
     let patch: serde_json::Value = serde_json::from_slice(&patch).expect("JSON patch");
     assert_eq!(
         patch,

@@ -1,6 +1,7 @@
 //! AdmissionReview in and out: decoding, the kinds that carry pod specs, image extraction,
 //! the pipeline steps and the response.
 
+mod answer;
 mod breakglass;
 mod decision;
 pub mod extract;
@@ -12,6 +13,7 @@ pub mod review;
 mod route;
 mod settings;
 
+pub use answer::Answer;
 pub use breakglass::{Breakglass, BreakglassConfig, BREAKGLASS_ANNOTATION, DEFAULT_SKIPS};
 pub use decision::{Denial, Evaluation, Outcome, WOULD_DENY_ANNOTATION};
 pub use input::request_info;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::ConfigArg;
-use crate::admission::{self, Route};
+use crate::admission::{self, Answer, Route};
 
 /// Arguments of `landed review`.
 #[derive(Debug, clap::Args)]
@@ -44,7 +44,7 @@ pub async fn run(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     };
     let response = pipeline.review_sent(&request, Some(&body), route).await;
     let allowed = response.allowed;
-    println!("{}", serde_json::to_string_pretty(&response.into_review())?);
+    println!("{}", serde_json::to_string_pretty(&Answer(response))?);
     Ok(if allowed {
         ExitCode::SUCCESS
     } else {

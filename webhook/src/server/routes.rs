@@ -69,7 +69,7 @@ async fn review(state: &AppState, body: &[u8], route: Route) -> Response {
                 .pipeline
                 .review_sent(&request, Some(body), route)
                 .await;
-            Json(response.into_review()).into_response()
+            Json(admission::Answer(response)).into_response()
         }
         Err(err) => {
             warn!(error = %err, "bad AdmissionReview");
