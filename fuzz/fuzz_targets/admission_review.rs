@@ -32,7 +32,8 @@ fuzz_target!(|data: &[u8]| {
                 response.uid, request.uid,
                 "the answer carries the request's uid"
             );
-            let review = serde_json::to_value(landed::admission::Answer(response)).expect("encodes");
+            let review =
+                serde_json::to_value(landed::admission::Answer(response)).expect("encodes");
             assert_eq!(
                 review["response"]["uid"].as_str(),
                 Some(request.uid.as_str())
