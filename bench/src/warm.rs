@@ -3,6 +3,7 @@
 //! corpus review, the same concurrency and the same duration, alternating in one run. Each
 //! server's CPU time (from `/proc`) over its measured rounds gives its CPU per review.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -21,14 +22,25 @@ use crate::wrk::{self, Load, Measured};
 /// through two policies.
 pub const WARM_POLICIES: [&str; 2] = ["require-landed", "no-latest-tag"];
 
-/// The `policies:` section of the warm phase, each entry with `input: <input>` when given.
-pub fn warm_policies(input: Option<&str>) -> String {
-    WARM_POLICIES
-        .iter()
-        .map(|name| match input {
-            Some(input) => format!("  - {{name: {name}, input: {input}}}\n"),
-            None => format!("  - name: {name}\n"),
-        })
+/// The `policies:` section of the warm phase, each entry with `input: <input>` when given,
+/// then `extra` (a policy file, e.g. a Kubewarden module) when given.
+pub fn warm_policies(input: Option<&str>, extra: Option<&Path>) -> String {
+    let builtins = WARM_POLICIES.iter().map(|name| match input {
+        Some(input) => format!("  - {{name: {name}, input: {input}}}\n"),
+        None => format!("  - name: {name}\n"),
+    });
+    let extra = extra.map(|path| {
+        let name = path
+            .file_stem()
+            .map_or("extra".into(), |s| s.to_string_lossy());
+        format!(
+            "  - {{name: {}, path: {:?}}}\n",
+            name.replace('_', "-"),
+            path
+        )
+    });
+    builtins
+        .chain(extra)
         .fold("policies:\n".to_owned(), |yaml, entry| yaml + &entry)
 }
 
@@ -43,6 +55,8 @@ pub struct WarmOptions {
     pub rounds: u32,
     /// `input:` of both policies (`None`: the built-ins' own, `images`).
     pub policy_input: Option<&'static str>,
+    /// A third policy file configured after the two (`--extra-policy`).
+    pub extra_policy: Option<&'static Path>,
 }
 
 /// A server of the comparison.
@@ -162,7 +176,7 @@ pub fn run(world: &World, options: WarmOptions, reviews: &[Review]) -> Result<Wa
             pushed.push((repo, tag));
         }
     }
-    let landed = world.start_landed(&warm_policies(options.policy_input))?;
+    let landed = world.start_landed(&warm_policies(options.policy_input, options.extra_policy))?;
     let floors = Decode::ALL
         .iter()
         .map(|&decode| world.start_floor(decode))

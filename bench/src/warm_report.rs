@@ -19,7 +19,12 @@ pub fn figures(out: &mut String, options: &WarmOptions, warm: &WarmResult) {
         out,
         "Warm: policies {} (input: {}), TLS, wrk -t{} -c{}, {} × {} s per server and review, \
          alternating {}",
-        WARM_POLICIES.join(" + "),
+        WARM_POLICIES
+            .iter()
+            .map(|p| p.to_string())
+            .chain(options.extra_policy.map(|p| p.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(" + "),
         options.policy_input.unwrap_or("images, their default"),
         options.load.threads,
         options.load.connections,

@@ -1,9 +1,11 @@
 //! `landed-bench`: the load benchmark of issues #8 and #27 in one command (see
 //! `scripts/bench-load`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use landed_bench::corpus::Review;
 use landed_bench::report::Report;
@@ -57,6 +59,10 @@ struct Args {
     /// answers are reused for identical input; `full`: every review calls both policies).
     #[arg(long, value_enum)]
     policy_input: Option<PolicyInput>,
+    /// A third policy file the warm phase's landed also runs (a component or a Kubewarden
+    /// module, e.g. policies/target/kubewarden/kw_manifest_digest.wasm).
+    #[arg(long)]
+    extra_policy: Option<PathBuf>,
     /// Reviews of the corpus (bench/data/) the warm phase sends, each measured in turn:
     /// landed and the three floors (kube types, a serde_json::Value, the uid alone) alternate on it (`all`: every
     /// one). The default is the Pod a ReplicaSet creates, the review a webhook on Pods gets
@@ -172,6 +178,15 @@ fn run(args: &Args) -> anyhow::Result<Report> {
                         PolicyInput::Full => "full",
                         PolicyInput::Images => "images",
                     }),
+                    // Lives as long as the process: the options are copied into the report.
+                    extra_policy: match &args.extra_policy {
+                        Some(path) => Some(&*Box::leak(
+                            path.canonicalize()
+                                .with_context(|| format!("--extra-policy {}", path.display()))?
+                                .into_boxed_path(),
+                        )),
+                        None => None,
+                    },
                 };
                 report.warm = Some((options, warm::run(&world, options, &reviews(&args.review))?));
             }
