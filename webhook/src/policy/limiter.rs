@@ -2,9 +2,10 @@
 //! one separately (a component has several core instances, each with its own memory and
 //! tables, so a per-memory cap multiplies by their number).
 
-use wasmtime::ResourceLimiter;
+use wasmtime::{ResourceLimiter, Trap};
 
 use super::engine::PolicyLimits;
+use super::PolicyError;
 
 /// What a table element is counted as: one pointer, what wasmtime stores per funcref.
 pub const TABLE_ELEMENT_BYTES: usize = 8;
@@ -23,6 +24,25 @@ pub struct Refused {
     pub asked: usize,
     /// Bytes of memories and tables already held.
     pub in_use: usize,
+}
+
+/// What a call the sandbox stopped is reported as, the limit or trap named; both ABIs handle
+/// their own host errors and refused memory growth first.
+pub fn stopped(policy: String, error: &wasmtime::Error, limits: &PolicyLimits) -> PolicyError {
+    if let Some(limit) = error.downcast_ref::<LimitError>() {
+        let reason = format!("exceeded a resource limit: {limit}");
+        return PolicyError::Failed { policy, reason };
+    }
+    let reason = match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => return PolicyError::Timeout { policy },
+        Some(Trap::OutOfFuel) => {
+            format!("ran out of fuel ({} units)", limits.fuel.unwrap_or(0))
+        }
+        Some(Trap::StackOverflow) => "overflowed its stack (recursion too deep)".to_owned(),
+        Some(trap) => format!("trapped: {trap}"),
+        None => format!("{error:#}"),
+    };
+    PolicyError::Failed { policy, reason }
 }
 
 /// Why the limiter stopped the guest (the trap's cause).

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
-use wasmtime::{InstancePre, Linker, Store, Trap};
+use wasmtime::{InstancePre, Linker, Store};
 
 pub use answer::PROTOCOL_VERSION;
 pub use capabilities::OFFERED as CAPABILITIES;
@@ -24,7 +24,7 @@ pub use wasi::OFFERED as WASI_OFFERED;
 
 use super::engine::PolicyEngine;
 use super::host::{ResolveAccess, ReviewLookups};
-use super::limiter::LimitError;
+use super::limiter::stopped;
 use super::wasm::LoadError;
 use super::{ObjectText, Policy, PolicyError, PolicyOutput, PreparedInput};
 use protocol::{GuestAnswer, GuestCall};
@@ -283,20 +283,7 @@ impl KubewardenPolicy {
                 _ => PolicyError::Failed { policy, reason },
             };
         }
-        if let Some(limit) = error.downcast_ref::<LimitError>() {
-            let reason = format!("exceeded a resource limit: {limit}");
-            return PolicyError::Failed { policy, reason };
-        }
-        let reason = match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => return PolicyError::Timeout { policy },
-            Some(Trap::OutOfFuel) => {
-                format!("ran out of fuel ({} units)", limits.fuel.unwrap_or(0))
-            }
-            Some(Trap::StackOverflow) => "overflowed its stack (recursion too deep)".to_owned(),
-            Some(trap) => format!("trapped: {trap}"),
-            None => format!("{error:#}"),
-        };
-        PolicyError::Failed { policy, reason }
+        stopped(policy, &error, limits)
     }
 
     /// One evaluation, recorded in the policy metrics; runs where the component path does

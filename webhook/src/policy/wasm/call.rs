@@ -4,11 +4,11 @@
 use std::time::Instant;
 
 use futures::future::BoxFuture;
-use wasmtime::{Store, Trap};
+use wasmtime::Store;
 
 use super::{ValidateFn, WasmPolicy, VALIDATE_SIG};
 use crate::policy::host::{HostError, HostState, ReviewLookups};
-use crate::policy::limiter::LimitError;
+use crate::policy::limiter::stopped;
 use crate::policy::output::parse_output;
 use crate::policy::prepared::PreparedInput;
 use crate::policy::{Policy, PolicyError, PolicyOutput};
@@ -127,20 +127,7 @@ impl WasmPolicy {
             let reason = host.to_string();
             return PolicyError::Failed { policy, reason };
         }
-        if let Some(limit) = error.downcast_ref::<LimitError>() {
-            let reason = format!("exceeded a resource limit: {limit}");
-            return PolicyError::Failed { policy, reason };
-        }
-        let reason = match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => return PolicyError::Timeout { policy },
-            Some(Trap::OutOfFuel) => {
-                format!("ran out of fuel ({} units)", limits.fuel.unwrap_or(0))
-            }
-            Some(Trap::StackOverflow) => "overflowed its stack (recursion too deep)".to_owned(),
-            Some(trap) => format!("trapped: {trap}"),
-            None => format!("{error:#}"),
-        };
-        PolicyError::Failed { policy, reason }
+        stopped(policy, &error, limits)
     }
 }
 
