@@ -3,7 +3,7 @@
 //! corpus review, the same concurrency and the same duration, alternating in one run. Each
 //! server's CPU time (from `/proc`) over its measured rounds gives its CPU per review.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -45,7 +45,7 @@ pub fn warm_policies(input: Option<&str>, extra: Option<&Path>) -> String {
 }
 
 /// How the warm comparison runs.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WarmOptions {
     /// wrk threads, connections and the duration of each measured round.
     pub load: Load,
@@ -56,7 +56,7 @@ pub struct WarmOptions {
     /// `input:` of both policies (`None`: the built-ins' own, `images`).
     pub policy_input: Option<&'static str>,
     /// A third policy file configured after the two (`--extra-policy`).
-    pub extra_policy: Option<&'static Path>,
+    pub extra_policy: Option<PathBuf>,
 }
 
 /// A server of the comparison.
@@ -165,7 +165,7 @@ struct Running {
 }
 
 /// Pushes the reviews' images, starts the three servers and measures each review in turn.
-pub fn run(world: &World, options: WarmOptions, reviews: &[Review]) -> Result<WarmResult> {
+pub fn run(world: &World, options: &WarmOptions, reviews: &[Review]) -> Result<WarmResult> {
     let mut pushed = Vec::new();
     for (repo, tag) in reviews.iter().flat_map(|r| r.images()) {
         if !pushed.contains(&(repo, tag)) {
@@ -176,7 +176,10 @@ pub fn run(world: &World, options: WarmOptions, reviews: &[Review]) -> Result<Wa
             pushed.push((repo, tag));
         }
     }
-    let landed = world.start_landed(&warm_policies(options.policy_input, options.extra_policy))?;
+    let landed = world.start_landed(&warm_policies(
+        options.policy_input,
+        options.extra_policy.as_deref(),
+    ))?;
     let floors = Decode::ALL
         .iter()
         .map(|&decode| world.start_floor(decode))
@@ -216,7 +219,7 @@ fn measure(
     client: &ReviewClient,
     review: Review,
     servers: &[Running],
-    options: WarmOptions,
+    options: &WarmOptions,
 ) -> Result<ReviewResult> {
     let name = review.name();
     let body = review.body(&world.registry.host());

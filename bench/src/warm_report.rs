@@ -22,7 +22,12 @@ pub fn figures(out: &mut String, options: &WarmOptions, warm: &WarmResult) {
         WARM_POLICIES
             .iter()
             .map(|p| p.to_string())
-            .chain(options.extra_policy.map(|p| p.display().to_string()))
+            .chain(
+                options
+                    .extra_policy
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+            )
             .collect::<Vec<_>>()
             .join(" + "),
         options.policy_input.unwrap_or("images, their default"),

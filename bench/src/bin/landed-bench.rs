@@ -178,17 +178,17 @@ fn run(args: &Args) -> anyhow::Result<Report> {
                         PolicyInput::Full => "full",
                         PolicyInput::Images => "images",
                     }),
-                    // Lives as long as the process: the options are copied into the report.
-                    extra_policy: match &args.extra_policy {
-                        Some(path) => Some(&*Box::leak(
+                    extra_policy: args
+                        .extra_policy
+                        .as_ref()
+                        .map(|path| {
                             path.canonicalize()
-                                .with_context(|| format!("--extra-policy {}", path.display()))?
-                                .into_boxed_path(),
-                        )),
-                        None => None,
-                    },
+                                .with_context(|| format!("--extra-policy {}", path.display()))
+                        })
+                        .transpose()?,
                 };
-                report.warm = Some((options, warm::run(&world, options, &reviews(&args.review))?));
+                let warm = warm::run(&world, &options, &reviews(&args.review))?;
+                report.warm = Some((options, warm));
             }
             Phase::Cold => {
                 let reviews = args.cold_reviews.unwrap_or(pick(args.smoke, 1000, 200));
